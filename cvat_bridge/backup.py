@@ -1,0 +1,394 @@
+"""Open a CVAT task backup (a .zip or its unpacked folder) and build a ``Task``.
+
+Nothing is extracted to disk: members are read from the archive on demand. Every
+backup era of spec §1.5 is accepted; missing keys get CVAT's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from cvat_bridge.errors import BackupError
+from cvat_bridge.model import (
+    Annotations,
+    AttributeSpec,
+    FrameInfo,
+    Job,
+    Label,
+    Shape,
+    Tag,
+    Task,
+    Track,
+)
+
+IMAGE_EXTENSIONS = {
+    ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jpe", ".jp2", ".pbm",
+    ".pgm", ".ppm", ".ras", ".sr", ".dib", ".pcx", ".jfif", ".heic", ".avif",
+}
+VIDEO_EXTENSIONS = {
+    ".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".3gp",
+    ".ogv", ".ts", ".mts", ".m2ts", ".vob", ".asf",
+}
+MAX_JSON_BYTES = 2 * 1024**3  # larger task.json/annotations.json is not a real backup
+KNOWN_SHAPE_TYPES = {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"}
+
+
+class BackupSource:
+    """Read-only access to the files of a backup, zipped or unpacked."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._zip: zipfile.ZipFile | None = None
+        self._prefix = ""
+        if not self.path.exists():
+            raise BackupError(f"{self.path}: no such file or folder")
+        if self.path.is_dir():
+            self._names = self._scan_dir()
+        else:
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise BackupError(f"{self.path}: not a ZIP archive or a backup folder ({exc})") from None
+            self._names = self._scan_zip()
+        self._find_root()
+
+    def _scan_dir(self) -> dict[str, Path]:
+        names: dict[str, Path] = {}
+        root = self.path.resolve()
+        for item in sorted(self.path.rglob("*")):
+            if item.is_symlink() or not item.is_file():
+                continue
+            resolved = item.resolve()
+            if root not in resolved.parents:
+                continue
+            names[item.relative_to(self.path).as_posix()] = item
+        return names
+
+    def _scan_zip(self) -> dict[str, zipfile.ZipInfo]:
+        assert self._zip is not None
+        names: dict[str, zipfile.ZipInfo] = {}
+        for info in self._zip.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                continue  # unsafe member: never read
+            names[name] = info
+        return names
+
+    def _find_root(self) -> None:
+        """Accept a backup whose files sit one folder deep (a zipped folder)."""
+        if "task.json" in self._names:
+            return
+        candidates = [n[: -len("task.json")] for n in self._names if n.endswith("/task.json") and n.count("/") == 1]
+        if len(candidates) == 1:
+            self._prefix = candidates[0]
+            return
+        if "project.json" in self._names:
+            raise BackupError(f"{self.path}: this is a project backup; pass one task backup")
+        raise BackupError(f"{self.path}: not a CVAT task backup (no task.json)")
+
+    def names(self) -> list[str]:
+        """Member names relative to the backup root."""
+        p = self._prefix
+        return [n[len(p):] for n in self._names if n.startswith(p)]
+
+    def exists(self, name: str) -> bool:
+        return self._prefix + name in self._names
+
+    def size_of(self, name: str) -> int:
+        entry = self._names[self._prefix + name]
+        return entry.file_size if isinstance(entry, zipfile.ZipInfo) else entry.stat().st_size
+
+    def open(self, name: str) -> IO[bytes]:
+        entry = self._names.get(self._prefix + name)
+        if entry is None:
+            raise BackupError(f"{self.path}: {name} is missing")
+        if isinstance(entry, zipfile.ZipInfo):
+            assert self._zip is not None
+            return self._zip.open(entry)
+        return open(entry, "rb")
+
+    def read(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _load_json(source: BackupSource, name: str) -> Any:
+    if not source.exists(name):
+        raise BackupError(f"{source.path}: {name} is missing")
+    if source.size_of(name) > MAX_JSON_BYTES:
+        raise BackupError(f"{source.path}: {name} is larger than {MAX_JSON_BYTES} bytes")
+    try:
+        return json.loads(source.read(name))
+    except (ValueError, RecursionError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise BackupError(f"{source.path}: {name} is not valid JSON ({exc})") from None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
+
+
+def _parse_attribute_spec(raw: dict[str, Any]) -> AttributeSpec:
+    values = raw.get("values") or []
+    if isinstance(values, str):
+        values = values.split("\n")
+    return AttributeSpec(
+        name=str(raw["name"]),
+        input_type=str(raw.get("input_type") or "text"),
+        mutable=_as_bool(raw.get("mutable", False)),
+        default_value=str(raw.get("default_value") if raw.get("default_value") is not None else ""),
+        values=[str(v) for v in values],
+    )
+
+
+def _parse_label(raw: dict[str, Any], parent: str | None = None) -> Label:
+    label_type = raw.get("type") or "any"
+    if label_type not in {"any", "rectangle", "polygon", "polyline", "points", "ellipse", "cuboid",
+                          "mask", "skeleton", "tag", "interval"}:
+        label_type = "any"  # legacy/unvalidated values (bbox, cuboid_3d, null, ...)
+    label = Label(
+        name=str(raw["name"]),
+        color=str(raw.get("color") or ""),
+        type=label_type,
+        attributes=[_parse_attribute_spec(a) for a in raw.get("attributes") or []],
+        svg=str(raw.get("svg") or ""),
+        parent=parent,
+    )
+    label.sublabels = [_parse_label(s, parent=label.name) for s in raw.get("sublabels") or []]
+    return label
+
+
+def _parse_attributes(raw: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {str(a["name"]): str(a.get("value", "")) for a in raw or []}
+
+
+def _parse_shape(raw: dict[str, Any], keyframe: bool = True) -> Shape:
+    return Shape(
+        type=str(raw.get("type", "")),
+        frame=int(raw.get("frame", 0)),
+        points=[float(p) for p in raw.get("points") or []],
+        label=str(raw.get("label", "")),
+        occluded=_as_bool(raw.get("occluded", False)),
+        outside=_as_bool(raw.get("outside", False)),
+        z_order=int(raw.get("z_order") or 0),
+        rotation=float(raw.get("rotation") or 0.0),
+        group=int(raw.get("group") or 0),
+        source=str(raw.get("source") or "manual"),
+        attributes=_parse_attributes(raw.get("attributes")),
+        elements=[_parse_shape(e) for e in raw.get("elements") or []],
+        score=float(raw.get("score", 1.0) if raw.get("score") is not None else 1.0),
+        keyframe=keyframe,
+    )
+
+
+def _parse_track(raw: dict[str, Any]) -> Track:
+    return Track(
+        label=str(raw.get("label", "")),
+        frame=int(raw.get("frame", 0)),
+        shapes=[_parse_shape(s) for s in raw.get("shapes") or []],
+        group=int(raw.get("group") or 0),
+        source=str(raw.get("source") or "manual"),
+        attributes=_parse_attributes(raw.get("attributes")),
+        elements=[_parse_track(e) for e in raw.get("elements") or []],
+    )
+
+
+def _normalise_source(source: str) -> str:
+    return "manual" if source == "Ground truth" else source
+
+
+def parse_annotations(raw: dict[str, Any]) -> Annotations:
+    """One job's element of annotations.json."""
+    tags = [
+        Tag(
+            label=str(t.get("label", "")),
+            frame=int(t.get("frame", 0)),
+            group=int(t.get("group") or 0),
+            source=_normalise_source(str(t.get("source") or "manual")),
+            attributes=_parse_attributes(t.get("attributes")),
+        )
+        for t in raw.get("tags") or []
+    ]
+    shapes = [_parse_shape(s) for s in raw.get("shapes") or []]
+    tracks = [_parse_track(t) for t in raw.get("tracks") or []]
+    for obj in [*shapes, *tracks]:
+        obj.source = _normalise_source(obj.source)
+    return Annotations(tags=tags, shapes=shapes, tracks=tracks)
+
+
+def _parse_job(raw: dict[str, Any]) -> Job:
+    frames = raw.get("frames")
+    return Job(
+        start_frame=int(raw.get("start_frame", 0)),
+        stop_frame=int(raw.get("stop_frame", 0)),
+        type=str(raw.get("type") or "annotation"),
+        status=str(raw.get("status") or "annotation"),
+        frames=[int(f) for f in frames] if frames else None,
+        files=[str(f) for f in raw["files"]] if raw.get("files") else None,
+    )
+
+
+def _step_of(frame_filter: str | None) -> int:
+    match = re.search(r"step\s*=\s*([1-9]\d*)", frame_filter or "")
+    return int(match.group(1)) if match else 1
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def _iter_manifest(source: BackupSource) -> Iterator[dict[str, Any]]:
+    with source.open("data/manifest.jsonl") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise BackupError(f"{source.path}: data/manifest.jsonl line {number} is not JSON") from None
+
+
+def image_size(stream: IO[bytes]) -> tuple[int, int]:
+    """(width, height) from the image header, with EXIF orientations 5-8 swapping them as CVAT does."""
+    from PIL import Image
+
+    with Image.open(stream) as image:
+        width, height = image.size
+        try:
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception:  # noqa: BLE001 - broken EXIF does not change the size
+            orientation = 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height
+
+
+def _read_media(source: BackupSource, data: dict[str, Any]) -> tuple[str, list[FrameInfo], str, bool]:
+    """Media kind, frame table (absolute frames), video name, and whether pixels are present."""
+    media = [n[len("data/"):] for n in source.names() if n.startswith("data/")
+             and n not in ("data/manifest.jsonl", "data/index.json")]
+    videos = [n for n in media if PurePosixPath(n).suffix.lower() in VIDEO_EXTENSIONS]
+    images = [n for n in media if PurePosixPath(n).suffix.lower() in IMAGE_EXTENSIONS
+              and "related_images" not in PurePosixPath(n).parts]
+    if source.exists("data/manifest.jsonl"):
+        lines = list(_iter_manifest(source))
+        kind = next((line["type"] for line in lines if "type" in line), None)
+        if kind == "video":
+            props = next((line["properties"] for line in lines if "properties" in line), {})
+            width, height = (int(v) for v in props.get("resolution", (0, 0)))
+            length = int(props.get("length", 0))
+            name = str(props.get("name", videos[0] if videos else ""))
+            frames = [FrameInfo(f"frame_{i:06d}", width, height) for i in range(length)]
+            return "video", frames, PurePosixPath(name).name, bool(videos)
+        frames = []
+        for line in lines:
+            if "name" not in line:
+                continue
+            name = f"{line['name']}{line.get('extension', '')}"
+            frames.append(FrameInfo(name, int(line.get("width", 0)), int(line.get("height", 0))))
+        present = bool(frames) and all(source.exists("data/" + f.name) for f in frames)
+        return "images", frames, "", present
+    if videos:
+        return _probe_video(source, videos[0])
+    if not images:
+        raise BackupError(f"{source.path}: data/ holds no images, video or manifest.jsonl")
+    sorting = data.get("sorting_method") or "lexicographical"
+    ordered = sorted(images, key=_natural_key) if sorting == "natural" else sorted(images)
+    frames = []
+    for name in ordered:
+        try:
+            with source.open("data/" + name) as stream:
+                width, height = image_size(stream)
+        except Exception as exc:  # noqa: BLE001 - any decoder error means a broken image
+            raise BackupError(f"{source.path}: data/{name} is not a readable image ({exc})") from None
+        frames.append(FrameInfo(name, width, height))
+    return "images", frames, "", True
+
+
+def _probe_video(source: BackupSource, name: str) -> tuple[str, list[FrameInfo], str, bool]:
+    try:
+        from cvat_bridge.video import probe_video
+    except ImportError:
+        raise BackupError(
+            f"{source.path}: the video task has no data/manifest.jsonl; install 'cvat-bridge[video]' "
+            "(PyAV) so the video can be read"
+        ) from None
+    width, height, length = probe_video(source, "data/" + name)
+    frames = [FrameInfo(f"frame_{i:06d}", width, height) for i in range(length)]
+    return "video", frames, PurePosixPath(name).name, True
+
+
+def load_task(path: str | Path) -> Task:
+    """Read a task backup (.zip or folder) into a ``Task``."""
+    source = BackupSource(path)
+    try:
+        return _build_task(source)
+    finally:
+        source.close()
+
+
+def _build_task(source: BackupSource) -> Task:
+    meta = _load_json(source, "task.json")
+    annotations = _load_json(source, "annotations.json")
+    if not isinstance(meta, dict):
+        raise BackupError(f"{source.path}: task.json is not a JSON object")
+    if not isinstance(annotations, list):
+        raise BackupError(f"{source.path}: annotations.json is not a JSON array")
+    try:
+        labels = [_parse_label(raw) for raw in meta.get("labels") or []]
+        jobs = [_parse_job(raw) for raw in meta.get("jobs") or []]
+        job_annotations = [parse_annotations(raw) for raw in annotations]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BackupError(
+            f"{source.path}: task.json or annotations.json has an unexpected structure ({exc!r})"
+        ) from None
+    data = meta.get("data") or {}
+    kind, frames, video_name, present = _read_media(source, data)
+    if not frames:
+        raise BackupError(f"{source.path}: the task has no frames")
+    start = int(data.get("start_frame") or 0)
+    step = _step_of(data.get("frame_filter"))
+    stop = data.get("stop_frame")
+    last = len(frames) - 1 if stop is None else min(int(stop), len(frames) - 1)
+    if start > last:
+        raise BackupError(f"{source.path}: start_frame {start} is beyond the last frame {len(frames) - 1}")
+    stop_on_grid = start + (last - start) // step * step
+    if not jobs:
+        jobs = [Job(0, (stop_on_grid - start) // step)]
+    while len(job_annotations) < len(jobs):
+        job_annotations.append(Annotations())
+    layout = data.get("validation_layout") or {}
+    return Task(
+        name=str(meta.get("name") or ""),
+        labels=labels,
+        jobs=jobs,
+        job_annotations=job_annotations[: len(jobs)],
+        media_kind=kind,
+        frames=frames,
+        start_frame=start,
+        stop_frame=stop_on_grid,
+        step=step,
+        deleted_frames={int(f) for f in data.get("deleted_frames") or []},
+        subset=str(meta.get("subset") or ""),
+        bug_tracker=str(meta.get("bug_tracker") or ""),
+        status=str(meta.get("status") or "annotation"),
+        video_name=video_name,
+        validation_mode=layout.get("mode"),
+        validation_frames=[str(f) for f in layout.get("frames") or []],
+        source_path=str(source.path),
+        media_available=present,
+    )

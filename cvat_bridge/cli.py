@@ -1,0 +1,138 @@
+"""The ``cvat-bridge`` command: arguments, progress and errors; the work happens elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cvat_bridge.errors import CvatBridgeError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Export CVAT task backups into CVAT's dataset formats, offline.",
+    epilog="Example: cvat-bridge export --task task_backup.zip --format \"PASCAL VOC 1.0\" -o voc.zip",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command(epilog=(
+    "Examples:\n\n"
+    "  cvat-bridge export --task backup.zip --format \"COCO 1.0\" -o coco.zip\n\n"
+    "  cvat-bridge export --task backup/ --format \"CVAT for video 1.1\" --job 2 -o job2.zip\n\n"
+    "  cvat-bridge export --task backup.zip --format yolo -o yolo_dir --save-images"
+))
+def export(
+    task: Annotated[Path, typer.Option("--task", "-t", help="Task backup: a .zip or its unpacked folder.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="Format name or CVAT display name (see 'formats').")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output: NAME.zip for an archive, else a folder.")],
+    job: Annotated[
+        Optional[int],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option("--job", "-j", min=1, help="Export only this job (1-based, see 'inspect')."),
+    ] = None,
+    save_images: Annotated[bool, typer.Option("--save-images", help="Put the task's media into the export.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    server_url: Annotated[str, typer.Option("--server-url", help="Base URL for job links in CVAT XML meta.")] = "",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Export a task backup (or one of its jobs) in one format."""
+    from cvat_bridge.backup import load_task
+    from cvat_bridge.export import export_task
+    from cvat_bridge.formats.registry import find_format
+
+    spec = find_format(format)
+    if not spec.implemented:
+        _fail(f"format '{spec.name}' is not implemented yet")
+    loaded = load_task(task)
+    if job is not None and job > len(loaded.jobs):
+        _fail(f"job {job} does not exist: the task has {len(loaded.jobs)} jobs (see 'cvat-bridge inspect')")
+    show = not quiet and err.is_terminal
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn(f"{spec.name}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            bar_task = bar.add_task("export", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(bar_task, completed=done, total=total or None)
+
+            export_task(loaded, spec, output, job=job, save_images=save_images, overwrite=overwrite,
+                        server_url=server_url, progress=progress)
+    else:
+        export_task(loaded, spec, output, job=job, save_images=save_images, overwrite=overwrite,
+                    server_url=server_url)
+    if not quiet:
+        err.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def formats() -> None:
+    """List every format with its CVAT display name and status."""
+    from cvat_bridge.formats.registry import load_formats
+
+    table = Table("format", "CVAT display name", "status")
+    for spec in load_formats():
+        table.add_row(spec.name, spec.display_name, "ready" if spec.implemented else "not implemented yet")
+    out.print(table)
+
+
+@app.command()
+def inspect(task: Annotated[Path, typer.Argument(help="Task backup: a .zip or its unpacked folder.")]) -> None:
+    """Show a backup's labels, jobs (with frame ranges) and annotation counts."""
+    from cvat_bridge.backup import load_task
+
+    loaded = load_task(task)
+    out.print(f"[bold]{loaded.name}[/]: {loaded.media_kind} task, {loaded.size} frames "
+              f"(media frames {loaded.start_frame}-{loaded.stop_frame}, step {loaded.step}), "
+              f"subset '{loaded.subset or 'default'}', overlap {loaded.overlap}"
+              + ("" if loaded.media_available else ", no media in the backup"), highlight=False)
+    labels = Table("label", "type", "attributes", "sublabels", title="labels")
+    for label in loaded.labels:
+        labels.add_row(label.name, label.type, ", ".join(a.name for a in label.attributes),
+                       ", ".join(s.name for s in label.sublabels))
+    out.print(labels)
+    jobs = Table("job", "type", "frames", "tags", "shapes", "tracks", title="jobs")
+    for index, (job, job_data) in enumerate(zip(loaded.jobs, loaded.job_annotations, strict=False), 1):
+        jobs.add_row(str(index), job.type, f"{job.start_frame}-{job.stop_frame}", str(len(job_data.tags)),
+                     str(len(job_data.shapes)), str(len(job_data.tracks)))
+    out.print(jobs)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CvatBridgeError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                  "This is a bug in cvat-bridge; please report it with the command you ran.", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

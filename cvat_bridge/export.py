@@ -1,0 +1,92 @@
+"""One export, end to end: backup → view → (tweaks → Datumaro exporter | our writer) → archive."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cvat_bridge.archive import atomic_output
+from cvat_bridge.backup import load_task
+from cvat_bridge.errors import FormatError
+from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
+from cvat_bridge.formats.tweaks import get_tweak
+from cvat_bridge.meta import build_meta, export_timestamp
+from cvat_bridge.model import Task
+from cvat_bridge.view import ExportView
+
+Progress = Callable[[int, int], None]
+
+
+def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_images: bool,
+                     progress: Progress | None) -> None:
+    from datumaro.components.dataset import Dataset
+    from datumaro.components.environment import Environment
+    from datumaro.components.progress_reporting import ProgressReporter
+
+    from cvat_bridge.translate import TaskExtractor
+
+    extractor = TaskExtractor(view, keep_cuboids=bool(spec.options.get("keep_cuboids", False)))
+    dataset: Any = Dataset.from_extractors(extractor, env=Environment())
+    for name in spec.tweaks:
+        dataset = get_tweak(name)(dataset)
+    options = {k: v for k, v in spec.options.items() if k != "keep_cuboids"}
+    exporter: Any = spec.exporter
+    if exporter and ":" in exporter:
+        exporter = load_object(exporter)
+
+    reporter = None
+    if progress is not None:
+        class _Reporter(ProgressReporter):
+            total = 0
+
+            @property
+            def period(self) -> float:
+                return 0.01
+
+            def start(self, total: int, *, desc: str | None = None) -> None:
+                self.total = total
+
+            def report_status(self, progress_value: int) -> None:
+                progress(progress_value, self.total)
+
+            def finish(self) -> None:
+                progress(self.total, self.total)
+
+        reporter = _Reporter()
+    logging.getLogger("datumaro").setLevel(logging.ERROR)
+    dataset.export(str(out_dir), exporter, save_media=save_images, progress_reporter=reporter, **options)
+
+
+def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | None = None,
+                save_images: bool = False, overwrite: bool = False, server_url: str = "",
+                progress: Progress | None = None) -> Path:
+    """Export a loaded task (or its ``job``, 1-based) in the format ``spec`` to ``output``."""
+    if not spec.implemented:
+        raise FormatError(f"format '{spec.name}' is not implemented yet")
+    view = ExportView(task, None if job is None else job - 1)
+    timestamp = export_timestamp()
+    output = Path(output)
+    with atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
+        if spec.writer:
+            meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
+            load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **spec.options)
+        else:
+            _datumaro_export(spec, view, out_dir, save_images, progress)
+    return output
+
+
+def export(path: str | Path, format: str, output: str | Path, job: int | None = None,
+           save_images: bool = False, *, overwrite: bool = False, server_url: str = "",
+           progress: Progress | None = None) -> Path:
+    """Read the backup at ``path`` and export it (or job ``job``, 1-based) as ``format`` to ``output``.
+
+    ``output`` ending in ``.zip`` gives a ZIP archive, anything else a folder.
+    """
+    spec = find_format(format)
+    if not spec.implemented:
+        raise FormatError(f"format '{spec.name}' is not implemented yet")
+    task = load_task(path)
+    return export_task(task, spec, output, job=job, save_images=save_images, overwrite=overwrite,
+                       server_url=server_url, progress=progress)

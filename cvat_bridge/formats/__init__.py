@@ -1,0 +1,1 @@
+"""Format writers, tweaks and the format registry."""

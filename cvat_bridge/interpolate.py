@@ -1,0 +1,420 @@
+"""Track interpolation with CVAT's semantics (spec §2.3, ``TrackManager.get_interpolated_shapes``).
+
+All frame numbers are relative task frames. A track stores keyframes only; the functions
+here produce one ``Shape`` per frame the way CVAT's exports see the track:
+
+* ``interpolate_track``: CVAT's interpolation (plus, for skeletons, the element shapes of
+  each frame as CVAT's per-frame ``to_shapes`` attaches them);
+* ``frame_shapes``: what image-style (per-frame) exports draw: no outside shapes, and no
+  skeleton whose elements are all outside;
+* ``video_track_shapes``: what "CVAT for video" writes inside a ``<track>``.
+
+The float arithmetic follows CVAT operation by operation, so that coordinates printed with
+two decimals come out identical.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Container, Iterator, Sequence
+from dataclasses import replace
+
+from cvat_bridge.model import Shape, Track
+
+__all__ = [
+    "ConflictingKeyframesError",
+    "InterpolationError",
+    "frame_shapes",
+    "interpolate_track",
+    "keyframes",
+    "video_track_shapes",
+]
+
+LINEAR_TYPES = frozenset({"rectangle", "ellipse", "cuboid", "skeleton"})
+POLY_TYPES = frozenset({"polygon", "polyline"})
+
+Geometry = tuple[list[float], float]  # points, rotation
+Interpolator = Callable[[float], Geometry]
+
+
+class InterpolationError(ValueError):
+    """A track whose keyframes cannot be interpolated (CVAT fails the export too)."""
+
+
+class ConflictingKeyframesError(InterpolationError):
+    """Two different keyframes of one track on the same frame."""
+
+
+def keyframes(track: Track, deleted_frames: Collection[int] = ()) -> list[Shape]:
+    """The track's keyframes as interpolation uses them.
+
+    Sorted by frame (stable), keyframes on deleted frames dropped, exact duplicates
+    skipped; two different keyframes on one frame raise ``ConflictingKeyframesError``.
+    """
+    ordered = sorted(track.shapes, key=lambda s: s.frame)
+    result: list[Shape] = []
+    for shape in ordered:
+        if shape.frame in deleted_frames:
+            continue
+        if result and result[-1].frame == shape.frame:
+            if _same_keyframe(result[-1], shape):
+                continue
+            raise ConflictingKeyframesError(
+                f"track '{track.label}' (starting at frame {track.frame}) has two different "
+                f"keyframes on frame {shape.frame}"
+            )
+        result.append(shape)
+    return result
+
+
+def _same_keyframe(a: Shape, b: Shape) -> bool:
+    return replace(a, keyframe=True) == replace(b, keyframe=True)
+
+
+def angle_delta(right: float, left: float) -> float:
+    """CVAT's signed rotation step from ``left`` to ``right`` (degrees).
+
+    Normally the shortest arc in [-180, 180); CVAT's fallback branch turns an exact
+    half turn (-180) into +1 degree, which is reproduced here.
+    """
+    delta = ((right - left + 180) % 360) - 180
+    if abs(delta) >= 180:
+        delta = 360 + abs(delta) if delta > 0 else 1
+    return delta
+
+
+def _linear(k0: Shape, k1: Shape) -> Interpolator:
+    if len(k0.points) != len(k1.points):
+        raise InterpolationError(
+            f"{k0.type} keyframes on frames {k0.frame} and {k1.frame} have different point counts"
+        )
+    p0 = k0.points
+    diff = [b - a for a, b in zip(p0, k1.points, strict=True)]
+    r0 = k0.rotation
+    turn = angle_delta(k1.rotation, k0.rotation)
+
+    def at(t: float) -> Geometry:
+        return [a + d * t for a, d in zip(p0, diff, strict=True)], (r0 + turn * t + 360) % 360
+
+    return at
+
+
+def _copy_left(k0: Shape) -> Interpolator:
+    def at(t: float) -> Geometry:
+        return list(k0.points), k0.rotation
+
+    return at
+
+
+# --- polygon / polyline: arc-length matching (CVAT's interpolate_position) -------------
+
+Point = tuple[float, float]
+
+
+def _pairs(flat: Sequence[float]) -> list[Point]:
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat) - 1, 2)]
+
+
+def _dist(a: Point, b: Point) -> float:
+    dx = a[0] - b[0]
+    dy = a[1] - b[1]
+    return math.sqrt(dx * dx + dy * dy)
+
+
+def _length(points: Sequence[Point]) -> float:
+    total = 0.0
+    for i in range(1, len(points)):
+        total += _dist(points[i], points[i - 1])
+    return total
+
+
+def _offsets(points: Sequence[Point]) -> list[float]:
+    """Normalised arc length at each vertex (NaN for a curve of zero length, as in CVAT)."""
+    length = _length(points)
+    result = [0.0]
+    run = 0.0
+    for i in range(1, len(points)):
+        run += _dist(points[i], points[i - 1])
+        result.append(run / length if length else math.nan)
+    return result
+
+
+def _nearest(value: float, curve: Sequence[float]) -> int:
+    """Index of the first entry of ``curve`` closest to ``value`` (NaN never wins)."""
+    best, best_dist = 0, abs(value - curve[0])
+    for i in range(1, len(curve)):
+        d = abs(value - curve[i])
+        if d < best_dist:
+            best, best_dist = i, d
+    return best
+
+
+def _match(left: Sequence[float], right: Sequence[float]) -> list[list[int]]:
+    """For each left vertex the sorted right vertices it moves to.
+
+    Every left vertex takes its nearest right vertex; right vertices nobody took are
+    then given to their nearest left vertex.
+    """
+    matching = [[_nearest(v, right)] for v in left]
+    taken = {m[0] for m in matching}
+    for j, v in enumerate(right):
+        if j not in taken:
+            matching[_nearest(v, left)].append(j)
+    return [sorted(m) for m in matching]
+
+
+def _thin(points: list[Point], base_length: float, count: int, first: int, last: int) -> list[Point]:
+    """Drop interpolated points closer than base_length / (2 * count) to the last kept one."""
+    threshold = base_length / (2 * count)
+    kept = [points[first]]
+    anchor = first
+    for i in range(first + 1, last):
+        if _dist(points[anchor], points[i]) >= threshold:
+            kept.append(points[i])
+            anchor = i
+    kept.append(points[last])
+    if len(kept) == 2 and _dist(points[first], points[last]) < threshold:
+        return [((kept[0][0] + kept[1][0]) / 2, (kept[0][1] + kept[1][1]) / 2)]
+    return kept
+
+
+def _reduce(
+    points: list[Point], matching: list[list[int]], left: list[Point], right: list[Point]
+) -> list[Point]:
+    """CVAT's reduction of the matched point list (runs of left vertices sharing one right
+    vertex are thinned along the left curve, fans of one left vertex along the right one)."""
+    index: list[list[int]] = []
+    n = 0
+    for m in matching:
+        index.append(list(range(n, n + len(m))))
+        n += len(m)
+    out: list[Point] = []
+
+    def left_run(start: int, stop: int) -> None:
+        a, b = index[start][0], index[stop][0]
+        if a == b:
+            out.append(points[a])
+        else:
+            out.extend(_thin(points, _length(left[start:stop + 1]), stop - start + 1, a, b))
+
+    def fan(i: int) -> None:
+        lo, hi = matching[i][0], matching[i][-1]
+        out.extend(_thin(points, _length(right[lo:hi + 1]), hi - lo + 1, index[i][0], index[i][-1]))
+
+    opened: int | None = None
+    for i, m in enumerate(matching):
+        if len(m) == 1:
+            if opened is None:
+                opened = i
+            elif m[0] != matching[opened][0]:
+                left_run(opened, i - 1)
+                opened = i
+        else:
+            if opened is not None:
+                left_run(opened, i - 1)
+                opened = None
+            fan(i)
+    if opened is not None:
+        left_run(opened, len(left) - 1)
+    return out
+
+
+def _polyshape(k0: Shape, k1: Shape) -> Interpolator:
+    closed = k0.type == "polygon"
+    left = _pairs(k0.points)
+    right = _pairs(k1.points)
+    if not left or not right:
+        raise InterpolationError(f"{k0.type} keyframe without points near frame {k0.frame}")
+    if closed:  # polygons are matched as closed curves; the extra point is cut afterwards
+        left.append(left[0])
+        right.append(right[0])
+    matching = _match(_offsets(left), _offsets(right))
+    pairs = [(left[i], right[j]) for i, m in enumerate(matching) for j in m]
+
+    def at(t: float) -> Geometry:
+        moved = [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) for a, b in pairs]
+        reduced = _reduce(moved, matching, left, right)
+        if closed:
+            reduced = reduced[:-1]
+        return [c for p in reduced for c in p], k0.rotation
+
+    return at
+
+
+def _interpolator(k0: Shape, k1: Shape) -> Interpolator:
+    if k0.type != k1.type:
+        raise InterpolationError(
+            f"cannot interpolate a {k0.type} keyframe (frame {k0.frame}) into a {k1.type} "
+            f"keyframe (frame {k1.frame})"
+        )
+    if k0.type in LINEAR_TYPES:
+        return _linear(k0, k1)
+    if k0.type == "points":
+        if len(k0.points) == 2 and len(k1.points) == 2:
+            return _linear(k0, k1)
+        return _copy_left(k0)
+    if k0.type in POLY_TYPES:
+        return _polyshape(k0, k1)
+    if k0.type == "mask":
+        return _copy_left(k0)
+    raise InterpolationError(f"cannot interpolate shapes of type '{k0.type}'")
+
+
+# --- the frame sequence ---------------------------------------------------------------
+
+
+def _inherit(previous: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """Mutable attributes of a keyframe: its own, then the ones it lacks from the previous one."""
+    if all(name in current for name in previous):
+        return current
+    merged = dict(current)
+    for name, value in previous.items():
+        merged.setdefault(name, value)
+    return merged
+
+
+def _sequence(
+    track: Track,
+    end_frame: int,
+    *,
+    start_frame: int,
+    deleted_frames: Collection[int],
+    included_frames: Container[int] | None,
+    include_outside: bool,
+    with_attributes: bool,
+) -> Iterator[Shape]:
+    keys = keyframes(track, deleted_frames)
+    first = max(track.frame, start_frame)
+
+    def wanted(frame: int) -> bool:
+        return (
+            first <= frame < end_frame
+            and frame not in deleted_frames
+            and (included_frames is None or frame in included_frames)
+        )
+
+    attributes: dict[str, str] = {}
+    begin = 0
+    if not with_attributes:  # nothing to carry along: start at the last keyframe before the window
+        begin = max(0, bisect_right([k.frame for k in keys], first) - 1)
+    for index in range(begin, len(keys)):
+        key = keys[index]
+        if key.frame >= end_frame:
+            break
+        if with_attributes:
+            attributes = _inherit(attributes, key.attributes) if index else key.attributes
+        nxt = keys[index + 1] if index + 1 < len(keys) else None
+        fill = not key.outside or include_outside
+        if fill and nxt is not None and nxt.type != key.type:
+            _interpolator(key, nxt)  # raises, as CVAT does even when no frame lies between
+        gap_end = min(nxt.frame, end_frame) if nxt is not None else end_frame
+        gap = [f for f in range(max(key.frame + 1, first), gap_end) if wanted(f)] if fill else []
+        keep = wanted(key.frame)
+        if not keep and not gap:
+            continue
+        base = replace(
+            key, label=track.label, group=track.group, source=track.source,
+            attributes=dict(attributes), elements=[], keyframe=True,
+        )
+        if keep:
+            yield base
+        if not gap:
+            continue
+        if nxt is None:
+            for frame in gap:
+                yield replace(base, frame=frame, keyframe=False, points=list(base.points),
+                              attributes=dict(base.attributes), elements=[])
+            continue
+        at = _interpolator(key, nxt)
+        distance = nxt.frame - key.frame
+        for frame in gap:
+            points, rotation = at((frame - key.frame) / distance)
+            yield replace(base, frame=frame, keyframe=False, points=points, rotation=rotation,
+                          attributes=dict(base.attributes), elements=[])
+
+
+def interpolate_track(
+    track: Track,
+    end_frame: int,
+    *,
+    start_frame: int = 0,
+    deleted_frames: Collection[int] = (),
+    included_frames: Container[int] | None = None,
+    include_outside: bool = False,
+) -> list[Shape]:
+    """One shape per frame of ``track`` in ``[track.frame, end_frame)``, ascending.
+
+    Keyframes are always returned (outside ones too); interpolated frames after an
+    outside keyframe only with ``include_outside``. ``start_frame`` only limits the output
+    (the shapes on ``[start_frame, end_frame)`` are the same as without it).
+
+    Skeleton tracks: the returned skeleton shapes carry their ``elements``, each element
+    track interpolated with ``include_outside=True`` on the parent's frames; without
+    ``include_outside`` a skeleton whose elements are all outside is dropped (CVAT's
+    ``to_shapes``). Attributes are the mutable ones; the track's immutable attributes
+    stay on the track.
+    """
+    shapes = list(_sequence(
+        track, end_frame, start_frame=start_frame, deleted_frames=deleted_frames,
+        included_frames=included_frames, include_outside=include_outside, with_attributes=True,
+    ))
+    if not track.elements or not shapes:
+        return shapes
+    by_frame = {s.frame: s for s in shapes}
+    for element in track.elements:
+        for shape in _sequence(
+            element, end_frame, start_frame=start_frame, deleted_frames=deleted_frames,
+            included_frames=by_frame, include_outside=True, with_attributes=True,
+        ):
+            by_frame[shape.frame].elements.append(shape)
+    if include_outside:
+        return shapes
+    return [s for s in shapes if not s.elements or not all(e.outside for e in s.elements)]
+
+
+def frame_shapes(
+    track: Track,
+    end_frame: int,
+    *,
+    deleted_frames: Collection[int] = (),
+    included_frames: Container[int] | None = None,
+) -> list[Shape]:
+    """The shapes a per-frame (image-style) export draws for ``track``: visible ones only."""
+    shapes = interpolate_track(
+        track, end_frame, deleted_frames=deleted_frames, included_frames=included_frames
+    )
+    return [s for s in shapes if not s.outside]
+
+
+def video_track_shapes(
+    track: Track, end_frame: int, *, deleted_frames: Collection[int] = ()
+) -> list[Shape]:
+    """The shapes "CVAT for video" writes inside the ``<track>`` of ``track``.
+
+    Keyframes (outside ones included) and visible interpolated frames. For a skeleton,
+    every element track is interpolated on its own; a skeleton shape is written only on
+    frames where some element shape exists, holding those element shapes in element order.
+    """
+    if not track.elements:
+        return interpolate_track(track, end_frame, deleted_frames=deleted_frames)
+    shapes = _sequence(
+        track, end_frame, start_frame=0, deleted_frames=deleted_frames, included_frames=None,
+        include_outside=False, with_attributes=True,
+    )
+    per_frame: dict[int, list[Shape]] = {}
+    for element in track.elements:
+        for shape in interpolate_track(element, end_frame, deleted_frames=deleted_frames):
+            per_frame.setdefault(shape.frame, []).append(shape)
+    return [replace(s, elements=per_frame[s.frame]) for s in shapes if s.frame in per_frame]
+
+
+def window_shapes(track: Track, start_frame: int, end_frame: int) -> list[Shape]:
+    """Interpolated shapes on ``[start_frame, end_frame)`` without attribute bookkeeping.
+
+    What CVAT's track matching compares (no deleted frames, no outside interpolation).
+    """
+    return list(_sequence(
+        track, end_frame, start_frame=start_frame, deleted_frames=(), included_frames=None,
+        include_outside=False, with_attributes=False,
+    ))
