@@ -130,7 +130,7 @@ def _load_json(source: BackupSource, name: str) -> Any:
     if source.size_of(name) > MAX_JSON_BYTES:
         raise BackupError(f"{source.path}: {name} is larger than {MAX_JSON_BYTES} bytes")
     try:
-        return json.loads(source.read(name))
+        return _json_loads(source.read(name))
     except (ValueError, RecursionError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BackupError(f"{source.path}: {name} is not valid JSON ({exc})") from None
 
@@ -262,8 +262,29 @@ def _iter_manifest(source: BackupSource) -> Iterator[dict[str, Any]]:
                 raise BackupError(f"{source.path}: data/manifest.jsonl line {number} is not JSON") from None
 
 
+def _json_loads(data: bytes) -> Any:
+    """orjson when present (several times faster on big annotations.json), else the standard library."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson comes with datumaro
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def _png_size(head: bytes) -> tuple[int, int] | None:
+    """PNG width and height straight from the IHDR chunk (PNG has no EXIF orientation CVAT applies)."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
+
+
 def image_size(stream: IO[bytes]) -> tuple[int, int]:
     """(width, height) from the image header, with EXIF orientations 5-8 swapping them as CVAT does."""
+    head = stream.read(24)
+    size = _png_size(head)
+    if size is not None:
+        return size
+    stream.seek(0)
     from PIL import Image
 
     with Image.open(stream) as image:

@@ -112,7 +112,9 @@ def inspect(task: Annotated[Path, typer.Argument(help="Task backup: a .zip or it
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)  # typer.Exit(code) comes back as a return value without standalone mode
     except CvatBridgeError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -122,17 +124,14 @@ def main() -> None:
         err.print("interrupted", highlight=False)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click usage errors (typer vendors click)
             exc.show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(130)
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
                   "This is a bug in cvat-bridge; please report it with the command you ran.", highlight=False)
         sys.exit(1)
-
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ from cvat_bridge.archive import atomic_output
 from cvat_bridge.backup import load_task
 from cvat_bridge.errors import FormatError
 from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
-from cvat_bridge.formats.tweaks import get_tweak
 from cvat_bridge.meta import build_meta, export_timestamp
 from cvat_bridge.model import Task
 from cvat_bridge.view import ExportView
@@ -25,6 +24,7 @@ def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_ima
     from datumaro.components.environment import Environment
     from datumaro.components.progress_reporting import ProgressReporter
 
+    from cvat_bridge.formats.tweaks import get_tweak
     from cvat_bridge.translate import TaskExtractor
 
     extractor = TaskExtractor(view, keep_cuboids=bool(spec.options.get("keep_cuboids", False)))
