@@ -33,7 +33,8 @@ def test_format_table_has_all_29_formats_with_their_cvat_names() -> None:
     assert find_format("Segmentation_mask_1.1").name == "Segmentation Mask 1.0"
 
 
-def test_formats_command_lists_every_format(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_formats_command_lists_every_format(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["formats"], monkeypatch, capsys)
     assert code == 0
     for spec in load_formats():

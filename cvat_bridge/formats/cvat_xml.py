@@ -6,8 +6,8 @@ coordinates with two decimals, attribute values escaped like ``xml.sax``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape, quoteattr
