@@ -23,12 +23,8 @@ from dataclasses import replace
 from cvat_bridge.model import Shape, Track
 
 __all__ = [
-    "ConflictingKeyframesError",
-    "InterpolationError",
-    "frame_shapes",
-    "interpolate_track",
-    "keyframes",
-    "video_track_shapes",
+    "ConflictingKeyframesError", "InterpolationError", "angle_delta", "frame_shapes", "interpolate_track",
+    "keyframes", "video_track_shapes", "window_shapes",
 ]
 
 LINEAR_TYPES = frozenset({"rectangle", "ellipse", "cuboid", "skeleton"})

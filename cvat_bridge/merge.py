@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import shapely
-from scipy.optimize import linear_sum_assignment
 
 from cvat_bridge.interpolate import window_shapes
 from cvat_bridge.model import Annotations, Shape, Tag, Task, Track
+
+if TYPE_CHECKING:  # scipy and shapely load only when jobs overlap (they cost ~0.7 s of start-up)
+    import shapely
 
 __all__ = ["job_annotations", "merge_job", "merged_job_indices", "shape_similarity", "task_annotations"]
 
@@ -106,6 +107,8 @@ def _merge_objects(
             existing.extend(objects)
             continue
         cost = costs(objects, old)
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(cost)
         matched = {int(r) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= threshold}
         existing.extend(o for i, o in enumerate(objects) if i not in matched)
@@ -132,6 +135,8 @@ def _shape_costs(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
 
 def _geometry(shape: Shape) -> shapely.Geometry | None:
     """The shapely geometry CVAT compares (None where CVAT's would fail to build)."""
+    import shapely
+
     p = shape.points
     if shape.type == "rectangle":
         return shapely.box(p[0], p[1], p[2], p[3]) if len(p) >= 4 else None
@@ -172,6 +177,8 @@ def shape_similarity(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
     ]
     if not pairs:
         return sim
+    import shapely
+
     geoms: dict[tuple[int, int], shapely.Geometry | None] = {}
     for i, j in pairs:
         if (0, i) not in geoms:
@@ -220,6 +227,8 @@ def _merge_tracks(existing: list[Track], incoming: list[Track], start: int, over
         existing.extend(early)
         return
     cost = _track_costs(early_open, old_open, start, end)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(cost)
     joined_new: set[int] = set()
     joined_old: set[int] = set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class AttributeSpec:
     name: str
     input_type: str = "text"  # checkbox | radio | number | text | select
@@ -19,7 +19,7 @@ class AttributeSpec:
     values: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Label:
     name: str
     color: str = ""
@@ -36,7 +36,7 @@ class Label:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     start_frame: int  # relative, inclusive
     stop_frame: int  # relative, inclusive
@@ -46,7 +46,7 @@ class Job:
     files: list[str] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Shape:
     """A standalone shape, a skeleton element, or (with ``keyframe``) a tracked shape."""
 
@@ -66,7 +66,7 @@ class Shape:
     keyframe: bool = True
 
 
-@dataclass
+@dataclass(slots=True)
 class Tag:
     label: str
     frame: int
@@ -75,7 +75,7 @@ class Tag:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Track:
     label: str
     frame: int
@@ -86,21 +86,21 @@ class Track:
     elements: list[Track] = field(default_factory=list)  # skeleton element tracks
 
 
-@dataclass
+@dataclass(slots=True)
 class Annotations:
     tags: list[Tag] = field(default_factory=list)
     shapes: list[Shape] = field(default_factory=list)
     tracks: list[Track] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameInfo:
     name: str  # image path relative to data/ (with extension), or video "frame_XXXXXX"
     width: int
     height: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     name: str
     labels: list[Label]  # top-level labels, sublabels nested
