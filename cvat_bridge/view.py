@@ -62,18 +62,22 @@ class ExportView:
         """Exclusive relative end of the exported range (CVAT's ``stop + 1``)."""
         return self.selection.stop + 1
 
+    @cached_property
+    def included(self) -> frozenset[int]:
+        return frozenset(self.selection.frames)
+
     def track_shapes(self, track: Track, *, include_outside: bool = False) -> list[Shape]:
         return interpolate_track(
             track,
             self.end_frame,
             deleted_frames=self.task.deleted_frames,
-            included_frames=set(self.selection.frames),
+            included_frames=self.included,
             include_outside=include_outside,
         )
 
     def frames(self) -> Iterator[FrameContent]:
         """Every included frame, empty ones too, with its shapes and tags in CVAT's order."""
-        included = set(self.selection.frames)
+        included = self.included
         by_frame: dict[int, list[FrameShape]] = defaultdict(list)
         for shape in self.annotations.shapes:
             if shape.frame in included:
