@@ -3,6 +3,7 @@
     python bench/run.py                      # the reference task `large` (needs ../shared), every ready format
     python bench/run.py --synthetic 10       # plus a synthetic task 10x `large` (made by bench/make_task.py)
     python bench/run.py --formats "COCO 1.0,MOT 1.1" --repeat 3
+    python bench/run.py --reference overlap32 --overlap-synthetic 10 --formats "CVAT for video 1.1,MOT 1.1,COCO 1.0"
 
 Each export runs in its own process (`os.wait4` gives its peak RSS); the median of --repeat runs is shown.
 CVAT's seconds come from ../shared/cvat-reference/large/cvat_timings.csv (CVAT 2.15, same machine kind).
@@ -52,6 +53,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--formats", help="comma-separated format names (default: every ready format)")
     parser.add_argument("--synthetic", type=int, action="append", default=[], help="also a task N x large")
+    parser.add_argument("--overlap-synthetic", type=int, action="append", default=[],
+                        help="also an overlap32-like task N times larger (bench/make_overlap_task.py)")
+    parser.add_argument("--reference", action="append", default=[],
+                        help="reference task under ../shared/cvat-reference (default: large)")
     parser.add_argument("--no-large", action="store_true", help="skip the reference task large")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--cli", default=shutil.which("cvat-bridge") or str(ROOT / ".venv" / "bin" / "cvat-bridge"))
@@ -62,16 +67,25 @@ def main() -> None:
         wanted = {name.strip().lower() for name in args.formats.split(",")}
         specs = [s for s in specs if s.name.lower() in wanted or s.display_name.lower() in wanted]
     tasks: list[tuple[str, Path]] = []
-    if not args.no_large and (SHARED / "large" / "backup.zip").exists():
-        tasks.append(("large", SHARED / "large" / "backup.zip"))
+    references = args.reference or ([] if args.no_large else ["large"])
+    for name in references:
+        if (SHARED / name / "backup.zip").exists():
+            tasks.append((name, SHARED / name / "backup.zip"))
+    DATA.mkdir(parents=True, exist_ok=True)
     for factor in args.synthetic:
         from bench.make_task import make_task
 
-        DATA.mkdir(parents=True, exist_ok=True)
         path = DATA / f"synthetic_x{factor}.zip"
         if not path.exists():
             make_task(factor, path)
         tasks.append((f"x{factor}", path))
+    for factor in args.overlap_synthetic:
+        from bench.make_overlap_task import make_task as make_overlap_task
+
+        path = DATA / f"overlap_x{factor}.zip"
+        if not path.exists():
+            make_overlap_task(factor, path)
+        tasks.append((f"overlap x{factor}", path))
     baseline = cvat_seconds()
     print("| task | format | ours s | CVAT s | ratio | peak RSS MB |")
     print("|---|---|---|---|---|---|")
