@@ -7,15 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
+# Importing the submodule binds the package attribute ``export`` to it; doing it here, before the
+# function ``export`` below is defined, keeps ``cvat_bridge.export(...)`` the function for good.
+import cvat_bridge.export as _export_module
+
 __all__ = ["load_task", "to_datumaro", "export"]
 __version__ = "0.1.0"
 
 
-def load_task(path: Any) -> Any:
-    """Read a CVAT task backup (.zip or unpacked folder) into a ``cvat_bridge.model.Task``."""
+def load_task(path: Any, *, lenient: bool = False) -> Any:
+    """Read a CVAT task backup (.zip or unpacked folder) into a ``cvat_bridge.model.Task``.
+
+    The backup is validated first; a bad annotation object raises ``BackupError`` naming it,
+    or with ``lenient`` is left out and listed in ``task.skipped``.
+    """
     from cvat_bridge.backup import load_task as _load
 
-    return _load(path)
+    return _load(path, lenient=lenient)
 
 
 def to_datumaro(task: Any, job: int | None = None) -> Any:
@@ -28,6 +36,4 @@ def to_datumaro(task: Any, job: int | None = None) -> Any:
 def export(path: Any, format: str, output: Any, job: int | None = None, save_images: bool = False,
            **options: Any) -> Any:
     """Export the backup at ``path`` in ``format`` to ``output`` (.zip → archive, else a folder)."""
-    from cvat_bridge.export import export as _export
-
-    return _export(path, format, output, job, save_images, **options)
+    return _export_module.export(path, format, output, job, save_images, **options)

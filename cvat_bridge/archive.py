@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -42,13 +43,15 @@ def atomic_output(target: Path, *, overwrite: bool, timestamp: float) -> Iterato
     Nothing is left behind on failure, and an existing target is only replaced with ``overwrite``.
     """
     target = Path(target)
-    if target.exists() and not overwrite:
+    if (target.exists() or target.is_symlink()) and not overwrite:
         raise CvatBridgeError(f"{target} already exists (pass --overwrite to replace it)")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise CvatBridgeError(f"{parent}: the output folder does not exist")
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    _remove_stale_work(parent, target.name)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=WORK_SUFFIX, dir=parent))
     try:
+        (work / OWNER_FILE).write_text(str(os.getpid()))
         content = work / "content"
         content.mkdir()
         yield content
@@ -58,9 +61,51 @@ def atomic_output(target: Path, *, overwrite: bool, timestamp: float) -> Iterato
         else:
             staged = content
         if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
+            os.replace(target, work / "replaced")  # a folder cannot be replaced in one step: move it aside
+        elif target.is_symlink() or (target.exists() and staged.is_dir()):
             target.unlink()
-        os.replace(staged, target)
+        os.replace(staged, target)  # a file target is replaced atomically
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+WORK_SUFFIX = ".tmp"
+OWNER_FILE = "owner.pid"
+
+
+def _remove_stale_work(parent: Path, name: str) -> None:
+    """Remove work folders of earlier exports to the same target whose process is gone (killed)."""
+    for work in parent.glob(f".{glob.escape(name)}.*{WORK_SUFFIX}"):
+        try:
+            pid = int((work / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being set up
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def guard_output(target: Path, backup: str | Path) -> None:
+    """Refuse outputs whose replacement would destroy the backup or the folder we work in."""
+    if not str(backup):
+        return
+    if Path(target).name in ("", ".", ".."):
+        raise CvatBridgeError(f"{target}: the output must name a file or folder")
+    out = Path(target).resolve()
+    source = Path(backup).resolve()
+    if out.name in ("", ".", ".."):
+        raise CvatBridgeError(f"{target}: the output must name a file or folder")
+    if out == source or out in source.parents or source in out.parents:
+        raise CvatBridgeError(f"{target}: the output would replace or sit inside the backup {backup}")
+    here = Path.cwd().resolve()
+    if out == here or out in here.parents:
+        raise CvatBridgeError(f"{target}: the output may not be the current folder or one of its parents")

@@ -7,12 +7,15 @@ backup era of spec §1.5 is accepted; missing keys get CVAT's defaults.
 from __future__ import annotations
 
 import json
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from cvat_bridge import validate, validate_task
 from cvat_bridge.errors import BackupError
 from cvat_bridge.model import (
     Annotations,
@@ -35,6 +38,7 @@ VIDEO_EXTENSIONS = {
     ".ogv", ".ts", ".mts", ".m2ts", ".vob", ".asf",
 }
 MAX_JSON_BYTES = 2 * 1024**3  # larger task.json/annotations.json is not a real backup
+DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError)  # reading a broken member
 KNOWN_SHAPE_TYPES = {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"}
 
 
@@ -50,23 +54,31 @@ class BackupSource:
         if self.path.is_dir():
             self._names = self._scan_dir()
         else:
+            entries = validate_task.declared_entry_count(self.path)
+            if entries is not None and entries > validate_task.MAX_ZIP_ENTRIES:
+                raise BackupError(f"{self.path}: the archive declares {entries} entries, more than the limit of "
+                                  f"{validate_task.MAX_ZIP_ENTRIES}")
             try:
                 self._zip = zipfile.ZipFile(self.path)
-            except (zipfile.BadZipFile, OSError) as exc:
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
                 raise BackupError(f"{self.path}: not a ZIP archive or a backup folder ({exc})") from None
+            validate_task.check_zip_members(str(self.path), self._zip.infolist())
             self._names = self._scan_zip()
         self._find_root()
 
     def _scan_dir(self) -> dict[str, Path]:
         names: dict[str, Path] = {}
-        root = self.path.resolve()
-        for item in sorted(self.path.rglob("*")):
-            if item.is_symlink() or not item.is_file():
-                continue
-            resolved = item.resolve()
-            if root not in resolved.parents:
-                continue
-            names[item.relative_to(self.path).as_posix()] = item
+        try:
+            root = self.path.resolve()
+            for item in sorted(self.path.rglob("*")):
+                if item.is_symlink() or not item.is_file():
+                    continue
+                resolved = item.resolve()
+                if root not in resolved.parents:
+                    continue
+                names[item.relative_to(self.path).as_posix()] = item
+        except OSError as exc:
+            raise BackupError(f"{self.path}: the folder cannot be read ({exc})") from None
         return names
 
     def _scan_zip(self) -> dict[str, zipfile.ZipInfo]:
@@ -79,6 +91,8 @@ class BackupSource:
             parts = PurePosixPath(name).parts
             if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
                 continue  # unsafe member: never read
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                continue  # a symlink entry: its content is a link target, never a backup file
             names[name] = info
         return names
 
@@ -127,11 +141,16 @@ class BackupSource:
 def _load_json(source: BackupSource, name: str) -> Any:
     if not source.exists(name):
         raise BackupError(f"{source.path}: {name} is missing")
-    if source.size_of(name) > MAX_JSON_BYTES:
-        raise BackupError(f"{source.path}: {name} is larger than {MAX_JSON_BYTES} bytes")
+    limit = validate.MAX_TASK_JSON_BYTES if name == "task.json" else MAX_JSON_BYTES
+    if source.size_of(name) > limit:
+        raise BackupError(f"{source.path}: {name} is larger than the limit of {limit} bytes")
     try:
-        return _json_loads(source.read(name))
-    except (ValueError, RecursionError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        data = source.read(name)
+    except (*DAMAGED_ARCHIVE_ERRORS, OSError) as exc:
+        raise BackupError(f"{source.path}: {name} cannot be read, the archive is damaged ({exc})") from None
+    try:
+        return _json_loads(data)
+    except (ValueError, RecursionError) as exc:
         raise BackupError(f"{source.path}: {name} is not valid JSON ({exc})") from None
 
 
@@ -251,15 +270,19 @@ def _natural_key(name: str) -> list[Any]:
 
 
 def _iter_manifest(source: BackupSource) -> Iterator[dict[str, Any]]:
+    if source.size_of("data/manifest.jsonl") > validate.MAX_MANIFEST_BYTES:
+        raise BackupError(f"{source.path}: data/manifest.jsonl is larger than the limit of "
+                          f"{validate.MAX_MANIFEST_BYTES} bytes")
     with source.open("data/manifest.jsonl") as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
             try:
-                yield json.loads(line)
-            except ValueError:
+                entry = json.loads(line)
+            except (ValueError, RecursionError):
                 raise BackupError(f"{source.path}: data/manifest.jsonl line {number} is not JSON") from None
+            yield validate_task.check_manifest_line(str(source.path), number, entry)
 
 
 def _json_loads(data: bytes) -> Any:
@@ -268,7 +291,12 @@ def _json_loads(data: bytes) -> Any:
         import orjson
     except ImportError:  # pragma: no cover - orjson comes with datumaro
         return json.loads(data)
-    return orjson.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # NaN, Infinity and lone surrogates: the standard library reads them, and validation
+        # then names the object that holds them (which --lenient can skip)
+        return json.loads(data)
 
 
 def _png_size(head: bytes) -> tuple[int, int] | None:
@@ -353,26 +381,33 @@ def _probe_video(source: BackupSource, name: str) -> tuple[str, list[FrameInfo],
     return "video", frames, PurePosixPath(name).name, True
 
 
-def load_task(path: str | Path) -> Task:
-    """Read a task backup (.zip or folder) into a ``Task``."""
+def load_task(path: str | Path, *, lenient: bool = False) -> Task:
+    """Read a task backup (.zip or folder) into a ``Task``, validating it first.
+
+    A bad annotation object stops the load with a ``BackupError`` that names it; with
+    ``lenient`` it is left out instead and listed in ``Task.skipped`` (``validate.Problem``).
+    """
     source = BackupSource(path)
     try:
-        return _build_task(source)
+        return _build_task(source, lenient)
+    except DAMAGED_ARCHIVE_ERRORS as exc:
+        raise BackupError(f"{source.path}: the archive is damaged ({exc})") from None
     finally:
         source.close()
 
 
-def _build_task(source: BackupSource) -> Task:
+def _build_task(source: BackupSource, lenient: bool = False) -> Task:
     meta = _load_json(source, "task.json")
     annotations = _load_json(source, "annotations.json")
     if not isinstance(meta, dict):
         raise BackupError(f"{source.path}: task.json is not a JSON object")
     if not isinstance(annotations, list):
         raise BackupError(f"{source.path}: annotations.json is not a JSON array")
+    where = str(source.path)
+    validate_task.check_task_json(where, meta)
     try:
         labels = [_parse_label(raw) for raw in meta.get("labels") or []]
         jobs = [_parse_job(raw) for raw in meta.get("jobs") or []]
-        job_annotations = [parse_annotations(raw) for raw in annotations]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BackupError(
             f"{source.path}: task.json or annotations.json has an unexpected structure ({exc!r})"
@@ -381,6 +416,8 @@ def _build_task(source: BackupSource) -> Task:
     kind, frames, video_name, present = _read_media(source, data)
     if not frames:
         raise BackupError(f"{source.path}: the task has no frames")
+    validate_task.check_frames(where, frames)
+    validate_task.check_skeletons(where, labels)
     start = int(data.get("start_frame") or 0)
     step = _step_of(data.get("frame_filter"))
     stop = data.get("stop_frame")
@@ -390,6 +427,20 @@ def _build_task(source: BackupSource) -> Task:
     stop_on_grid = start + (last - start) // step * step
     if not jobs:
         jobs = [Job(0, (stop_on_grid - start) // step)]
+    size = (stop_on_grid - start) // step + 1
+    deleted = {int(f) for f in data.get("deleted_frames") or []}
+    validate_task.check_jobs(where, jobs, size)
+
+    def frame_size(relative: int) -> tuple[int, int]:
+        info = frames[start + relative * step]
+        return info.width, info.height
+
+    annotations, skipped = validate.check_annotations(
+        where, annotations, jobs, labels, size=size, frame_size=frame_size, deleted=deleted, lenient=lenient)
+    try:
+        job_annotations = [parse_annotations(raw) for raw in annotations]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # pragma: no cover - validated above
+        raise BackupError(f"{source.path}: annotations.json has an unexpected structure ({exc!r})") from None
     while len(job_annotations) < len(jobs):
         job_annotations.append(Annotations())
     layout = data.get("validation_layout") or {}
@@ -412,4 +463,5 @@ def _build_task(source: BackupSource) -> Task:
         validation_frames=[str(f) for f in layout.get("frames") or []],
         source_path=str(source.path),
         media_available=present,
+        skipped=skipped,
     )

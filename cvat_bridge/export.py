@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cvat_bridge.archive import atomic_output
+from cvat_bridge.archive import atomic_output, guard_output
 from cvat_bridge.backup import load_task
 from cvat_bridge.errors import FormatError
 from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
@@ -19,19 +20,21 @@ Progress = Callable[[int, int], None]
 
 
 def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_images: bool,
-                     progress: Progress | None) -> None:
+                     progress: Progress | None, media: Any = None) -> None:
     from datumaro.components.dataset import Dataset
     from datumaro.components.environment import Environment
     from datumaro.components.progress_reporting import ProgressReporter
 
-    from cvat_bridge.formats.tweaks import get_tweak
+    from cvat_bridge.formats.tweaks import TweakContext, run_tweak
     from cvat_bridge.translate import TaskExtractor
 
-    extractor = TaskExtractor(view, keep_cuboids=bool(spec.options.get("keep_cuboids", False)))
+    extractor = TaskExtractor(view, keep_cuboids=bool(spec.options.get("keep_cuboids", False)),
+                              media_loader=media.media if media is not None else None)
     dataset: Any = Dataset.from_extractors(extractor, env=Environment())
-    for name in spec.tweaks:
-        dataset = get_tweak(name)(dataset)
     options = {k: v for k, v in spec.options.items() if k != "keep_cuboids"}
+    context = TweakContext(task=view.task, options=options)
+    for name in spec.tweaks:
+        dataset = run_tweak(name, dataset, context)
     exporter: Any = spec.exporter
     if exporter and ":" in exporter:
         exporter = load_object(exporter)
@@ -61,32 +64,60 @@ def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_ima
 
 def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | None = None,
                 save_images: bool = False, overwrite: bool = False, server_url: str = "",
-                progress: Progress | None = None) -> Path:
-    """Export a loaded task (or its ``job``, 1-based) in the format ``spec`` to ``output``."""
+                progress: Progress | None = None, image_format: str | None = None,
+                only_annotated: bool = False, options: dict[str, Any] | None = None) -> Path:
+    """Export a loaded task (or its ``job``, 1-based) in the format ``spec`` to ``output``.
+
+    ``options`` adds to or overrides the row's ``options`` (e.g. VGGFace2's ``keep_first_box``).
+
+    ``image_format`` (``png``/``jpg``) encodes the frames of video tasks (CVAT: PNG);
+    ``only_annotated`` leaves out the frames that carry no annotation.
+    """
+    from contextlib import nullcontext
+
+    from cvat_bridge.media import MediaProvider, keep_annotated_frames
+
     if not spec.implemented:
         raise FormatError(f"format '{spec.name}' is not implemented yet")
+    if options:
+        spec = dataclasses.replace(spec, options={**spec.options, **options})
     view = ExportView(task, None if job is None else job - 1)
+    if only_annotated:
+        keep_annotated_frames(view)
     timestamp = export_timestamp()
     output = Path(output)
-    with atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
+    guard_output(output, task.source_path)
+    media_context: Any = MediaProvider(task, image_format=image_format) if save_images else nullcontext()
+    with media_context as media, atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
         if spec.writer:
             meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
-            load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **spec.options)
+            extra = {"media": media} if media is not None else {}
+            load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **extra, **spec.options)
         else:
-            _datumaro_export(spec, view, out_dir, save_images, progress)
+            _datumaro_export(spec, view, out_dir, save_images, progress, media)
     return output
 
 
 def export(path: str | Path, format: str, output: str | Path, job: int | None = None,
            save_images: bool = False, *, overwrite: bool = False, server_url: str = "",
-           progress: Progress | None = None) -> Path:
+           progress: Progress | None = None, image_format: str | None = None,
+           only_annotated: bool = False, options: dict[str, Any] | None = None,
+           lenient: bool = False) -> Path:
     """Read the backup at ``path`` and export it (or job ``job``, 1-based) as ``format`` to ``output``.
 
-    ``output`` ending in ``.zip`` gives a ZIP archive, anything else a folder.
+    ``output`` ending in ``.zip`` gives a ZIP archive, anything else a folder. ``options``
+    overrides the format's options, e.g. ``{"keep_first_box": True}`` for VGGFace2 1.0.
+    A bad annotation object stops the export (``BackupError``); ``lenient`` leaves such
+    objects out instead and logs how many and why (logger ``cvat_bridge``).
     """
     spec = find_format(format)
     if not spec.implemented:
         raise FormatError(f"format '{spec.name}' is not implemented yet")
-    task = load_task(path)
+    task = load_task(path, lenient=lenient)
+    if task.skipped:
+        from cvat_bridge.validate import summarize
+
+        logging.getLogger("cvat_bridge").warning("skipped %s", summarize(task.skipped))
     return export_task(task, spec, output, job=job, save_images=save_images, overwrite=overwrite,
-                       server_url=server_url, progress=progress)
+                       server_url=server_url, progress=progress, image_format=image_format,
+                       only_annotated=only_annotated, options=options)

@@ -8,6 +8,10 @@ Attribute values are kept as the strings CVAT stores; typing happens at translat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cvat_bridge.validate import Problem
 
 
 @dataclass(slots=True)
@@ -120,6 +124,7 @@ class Task:
     validation_frames: list[str] = field(default_factory=list)
     source_path: str = ""  # where the backup was read from
     media_available: bool = True
+    skipped: list[Problem] = field(default_factory=list)  # bad objects a lenient load left out
 
     @property
     def size(self) -> int:

@@ -9,12 +9,12 @@ points and joints: the form Datumaro's COCO keypoints and Datumaro formats under
 from __future__ import annotations
 
 import os.path as osp
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from datumaro.components.annotation import (
+    COORDINATE_ROUNDING_DIGITS,
     AnnotationType,
     Bbox,
     Cuboid2D,
@@ -30,15 +30,15 @@ from datumaro.components.annotation import (
 from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.media import Image
 
-from cvat_bridge.errors import BackupError
+from cvat_bridge.errors import BackupError, FormatError
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.model import Label as CvatLabel
 from cvat_bridge.model import Tag, Task
+from cvat_bridge.validate import SVG_ATTR, SVG_CIRCLE, SVG_LINE
 from cvat_bridge.view import ExportView, FrameContent, FrameShape
 
-_CIRCLE = re.compile(r"<circle\b[^>]*>", re.IGNORECASE)
-_LINE = re.compile(r"<line\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r'([\w-]+)\s*=\s*"([^"]*)"')
+# linear-time patterns (a hostile svg cannot make them backtrack), shared with validation
+_CIRCLE, _LINE, _ATTR = SVG_CIRCLE, SVG_LINE, SVG_ATTR
 
 
 def skeleton_layout(label: CvatLabel) -> tuple[list[str], list[tuple[int, int]]]:
@@ -71,6 +71,8 @@ def build_categories(task: Task) -> dict[AnnotationType, Any]:
     labels = LabelCategories(attributes={"occluded"})
     points = PointsCategories()
     for label in task.all_labels():
+        if labels.find(label.name)[1] is not None:
+            raise FormatError(_duplicate_name_message(task, label.name))
         labels.add(label.name, parent=label.parent or "", attributes={a.name for a in label.attributes})
         labels.attributes.update(a.name for a in label.attributes)
     for label in task.labels:
@@ -81,6 +83,13 @@ def build_categories(task: Task) -> dict[AnnotationType, Any]:
     if points.items:
         categories[AnnotationType.points] = points
     return categories
+
+
+def _duplicate_name_message(task: Task, name: str) -> str:
+    owners = [f"skeleton '{label.parent}'" if label.parent else "a label" for label in task.all_labels()
+              if label.name == name]
+    return (f"the label name '{name}' is used twice ({' and '.join(owners)}); Datumaro-based formats need "
+            "unique label names (CVAT for images and CVAT for video can export this task)")
 
 
 def convert_value(spec_type: str, value: str) -> Any:
@@ -146,16 +155,18 @@ class Converter:
         common = dict(label=self.label_id(item.label), attributes=attrs, group=item.group, z_order=s.z_order)
         p = s.points
         if s.type == "rectangle":
-            return Bbox(p[0], p[1], p[2] - p[0], p[3] - p[1], **common)
+            x, y, w, h = p[0], p[1], p[2] - p[0], p[3] - p[1]
+            return with_exact_points(Bbox(x, y, w, h, **common), [x, y, x + w, y + h])
         if s.type == "polygon":
-            return Polygon(list(p), **common)
+            return with_exact_points(Polygon(list(p), **common), p)
         if s.type == "polyline":
-            return PolyLine(list(p), **common)
+            return with_exact_points(PolyLine(list(p), **common), p)
         if s.type == "points":
-            return Points(list(p), **common)
+            return with_exact_points(Points(list(p), **common), p)
         if s.type == "ellipse":
             cx, cy, right, top = p
-            return Ellipse(2 * cx - right, top, right, 2 * cy - top, **common)
+            box = [2 * cx - right, top, right, 2 * cy - top]
+            return with_exact_points(Ellipse(*box, **common), box)
         if s.type == "mask":
             return RleMask(rle=cvat_rle_to_coco(p, width, height), **common)
         if s.type == "cuboid":
@@ -182,7 +193,18 @@ class Converter:
                 visibility[index] = Points.Visibility.hidden
             else:
                 visibility[index] = Points.Visibility.visible
+        # CVAT marks a skeleton as a keyframe when any element is one; standalone elements never are
+        common["attributes"]["keyframe"] = item.track_id is not None and any(
+            e.shape.keyframe for e in item.elements)
         return Points(coords, visibility, **common)
+
+
+def with_exact_points(annotation: Any, points: list[float]) -> Any:
+    """Give a shape CVAT's coordinates: float64 rounded to 2 digits, as CVAT's Datumaro fork keeps
+    them. Upstream Datumaro 1.13 passes them through float32 (11.9 → 11.8999996), which moves
+    rasterised mask edges by a pixel; assigning after construction skips its converter."""
+    annotation.points = np.around(np.asarray(points, dtype=np.float64), COORDINATE_ROUNDING_DIGITS).tolist()
+    return annotation
 
 
 def cvat_rle_to_coco(points: list[float], width: int, height: int) -> dict[str, Any]:

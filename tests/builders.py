@@ -26,7 +26,9 @@ def task_json(labels: list[dict[str, Any]] | None = None, jobs: list[dict[str, A
         "labels": labels if labels is not None else [{"name": "car", "color": "#ff0000", "attributes": []}],
         "version": "1.0",
         "data": {"start_frame": 0, "stop_frame": 3, **data},
-        "jobs": jobs if jobs is not None else [{"start_frame": 0, "stop_frame": 3}],
+        # by default one job over the whole range (a job beyond the task's frames is invalid)
+        "jobs": jobs if jobs is not None else [
+            {"start_frame": 0, "stop_frame": data.get("stop_frame", 3) - data.get("start_frame", 0)}],
     }
 
 

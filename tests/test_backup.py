@@ -48,7 +48,8 @@ def test_legacy_label_types_become_any(tmp_path: Path, legacy_type: str | None) 
 
 
 def test_step_and_stop_are_clipped_to_the_grid_and_media(tmp_path: Path) -> None:
-    task = task_json(start_frame=1, stop_frame=50, frame_filter="step=3")
+    task = task_json(jobs=[{"start_frame": 0, "stop_frame": 2}], start_frame=1, stop_frame=50,
+                     frame_filter="step=3")  # a job must fit the 3 frames
     loaded = load_task(write_backup(tmp_path / "b.zip", task, [{}], frames(9)))
     assert (loaded.start_frame, loaded.stop_frame, loaded.step, loaded.size) == (1, 7, 3, 3)
 

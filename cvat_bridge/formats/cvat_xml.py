@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from cvat_bridge.frames import absolute_frame
@@ -217,13 +217,26 @@ def write_images_xml(view: ExportView, stream: IO[str], meta: ExportMeta) -> Non
     w.end()
 
 
-def export_images(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False) -> None:
+def _save_images(view: ExportView, out_dir: Path, media: Any) -> None:
+    """``images/<frame name>`` for every included frame (video: ``frame_XXXXXX.PNG``), as CVAT does."""
+    from cvat_bridge.media import write_frames
+
+    write_frames(view, out_dir / "images", media)
+
+
+def export_images(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False,
+                  media: Any = None) -> None:
     with open(out_dir / "annotations.xml", "w", encoding="utf-8", newline="\n") as stream:
         write_images_xml(view, stream, meta)
+    if save_images:
+        _save_images(view, out_dir, media)
 
 
-def export_video(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False) -> None:
+def export_video(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False,
+                 media: Any = None) -> None:
     from cvat_bridge.formats.cvat_video import write_video_xml
 
     with open(out_dir / "annotations.xml", "w", encoding="utf-8", newline="\n") as stream:
         write_video_xml(view, stream, meta)
+    if save_images:
+        _save_images(view, out_dir, media)

@@ -7,12 +7,16 @@ by name from the ``tweaks:`` list of a row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from datumaro.components.annotation import AnnotationType, RleMask
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.transformer import ItemTransform
+
+from cvat_bridge.formats.item_tweaks import drop_skeletons, market1501_attributes, text_to_captions
+from cvat_bridge.formats.masks import MASK_CONTEXT_TWEAKS, MASK_TWEAKS
 
 Tweak = Callable[[Any], Any]
 
@@ -49,9 +53,35 @@ def ellipses_to_masks(dataset: Any) -> Any:
     return dataset.transform(EllipsesToMasks)
 
 
+def masks_to_polygons(dataset: Any) -> Any:
+    """Datumaro's ``masks_to_polygons``: each mask becomes the polygons of its contours."""
+    return dataset.transform("masks_to_polygons")
+
+
 TWEAKS: dict[str, Tweak] = {
+    "drop_skeletons": drop_skeletons,
+    "text_to_captions": text_to_captions,
+    "market1501_attributes": market1501_attributes,
     "ellipses_to_masks": ellipses_to_masks,
+    "masks_to_polygons": masks_to_polygons,
 }
+
+
+TWEAKS.update(MASK_TWEAKS)
+
+
+@dataclass
+class TweakContext:
+    """What a context tweak may read besides the dataset: the task, and the exporter options,
+    which it may add to (e.g. a colour map made from the task's label colours)."""
+
+    task: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+ContextTweak = Callable[[Any, TweakContext], Any]
+
+CONTEXT_TWEAKS: dict[str, ContextTweak] = {**MASK_CONTEXT_TWEAKS}
 
 
 def get_tweak(name: str) -> Tweak:
@@ -59,3 +89,10 @@ def get_tweak(name: str) -> Tweak:
         return TWEAKS[name]
     except KeyError:
         raise KeyError(f"format_map.yaml names an unknown tweak '{name}'") from None
+
+
+def run_tweak(name: str, dataset: Any, context: TweakContext) -> Any:
+    """Apply the tweak ``name``: a context tweak gets the context too, any other the dataset."""
+    if name in CONTEXT_TWEAKS:
+        return CONTEXT_TWEAKS[name](dataset, context)
+    return get_tweak(name)(dataset)

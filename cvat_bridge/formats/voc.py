@@ -16,6 +16,7 @@ from typing import Any
 
 from datumaro.components.annotation import AnnotationType, LabelCategories
 from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.media import ImageFromNumpy
 from datumaro.plugins.data_formats.voc.exporter import VocExporter
 from datumaro.plugins.data_formats.voc.format import VocTask, generate_colormap, make_voc_categories
 from lxml import etree as ET
@@ -45,6 +46,9 @@ class CvatVocExporter(VocExporter):
         self._label_id_mapping = self._make_label_id_map()
 
     def _export_annotations(self, item: DatasetItem, *, image_filename: str, lists: Any) -> None:
+        if item.media is not None and item.media.has_data and item.media.has_size:
+            # CVAT's fork always leaves <depth> empty; upstream fills it when pixels are at hand
+            item = item.wrap(media=ImageFromNumpy(data=None, size=item.media.size))
         super()._export_annotations(item, image_filename=image_filename, lists=lists)
         if self._task not in DETECTION_TASKS:
             return

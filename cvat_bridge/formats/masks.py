@@ -1,0 +1,222 @@
+"""Pre-export steps of CVAT's mask and segmentation formats (spec §2.4), registered in tweaks.py.
+
+CVAT 2.15 runs, per format, a chain such as ``RotatedBoxesToPolygons`` → ``polygons_to_masks``
+→ ``boxes_to_masks`` → ``merge_instance_segments`` (ellipses were already masks, which the row's
+``ellipses_to_masks`` reproduces in place), and gives the exporter a colour map of the task's
+labels. Each step here is one named tweak, so a row of format_map.yaml spells out the chain.
+
+Datumaro's own transforms are used where they rasterise like CVAT's fork; the one thing to
+keep in mind is coordinates: the fork keeps them as float64 rounded to 2 digits, upstream as
+float32 (see ``translate.with_exact_points``), so new polygons here get exact points too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from datumaro.components.annotation import AnnotationType, Polygon
+from datumaro.components.dataset_base import DatasetItem
+from datumaro.components.transformer import ItemTransform
+
+from cvat_bridge.translate import with_exact_points
+
+if TYPE_CHECKING:
+    from cvat_bridge.formats.tweaks import TweakContext
+
+log = logging.getLogger(__name__)
+
+BACKGROUND = "background"
+BACKGROUND_COLOR = "#000000"
+BLACK = (0, 0, 0)
+
+
+def rotated_box_corners(points: list[float], degrees: float) -> list[float]:
+    """The four corners of box ``[x0, y0, x1, y1]`` rotated by ``degrees`` (clockwise on screen)
+    about its centre, starting at the top-left corner, as CVAT's ``RotatedBoxesToPolygons``."""
+    x0, y0, x1, y1 = points
+    cx, cy = x0 + (x1 - x0) / 2, y0 + (y1 - y0) / 2
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    corners: list[float] = []
+    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)):
+        corners += [cx + cos * (x - cx) - sin * (y - cy), cy + sin * (x - cx) + cos * (y - cy)]
+    return corners
+
+
+class RotatedBoxesToPolygons(ItemTransform):
+    """Boxes with a non-zero ``rotation`` attribute become 4-point polygons (attributes kept).
+
+    Like CVAT, the polygons move to the end of the item's annotations, which matters where
+    equal z_orders overlap."""
+
+    def transform_item(self, item: DatasetItem) -> DatasetItem:
+        rotated = [a for a in item.annotations if a.type == AnnotationType.bbox and a.attributes.get("rotation")]
+        if not rotated:
+            return item
+        annotations = [a for a in item.annotations if not any(a is r for r in rotated)]
+        for box in rotated:
+            corners = rotated_box_corners(box.points, box.attributes["rotation"])
+            polygon = Polygon(corners, label=box.label, attributes=box.attributes, group=box.group,
+                              z_order=box.z_order)
+            annotations.append(with_exact_points(polygon, corners))
+        return item.wrap(annotations=annotations)
+
+
+class KeepTracks(ItemTransform):
+    """Only annotations of tracks (with a ``track_id``) stay: MOTS writes tracks alone."""
+
+    def transform_item(self, item: DatasetItem) -> DatasetItem:
+        return item.wrap(annotations=[a for a in item.annotations if "track_id" in a.attributes])
+
+
+def rotated_boxes_to_polygons(dataset: Any) -> Any:
+    return dataset.transform(RotatedBoxesToPolygons)
+
+
+def keep_tracks(dataset: Any) -> Any:
+    return dataset.transform(KeepTracks)
+
+
+def polygons_to_masks(dataset: Any) -> Any:
+    """Datumaro's ``polygons_to_masks`` (pycocotools rasterisation, as CVAT's fork)."""
+    return dataset.transform("polygons_to_masks")
+
+
+def boxes_to_masks(dataset: Any) -> Any:
+    """Datumaro's ``boxes_to_masks``: axis-aligned boxes become masks."""
+    return dataset.transform("boxes_to_masks")
+
+
+def merge_instance_segments(dataset: Any) -> Any:
+    """Datumaro's ``merge_instance_segments``: the masks of one group become one mask, labelled
+    as the group's largest member; ungrouped masks stay as they are. Overlaps between masks are
+    then painted by the exporter in z_order (stable, so equal z_orders keep item order): the
+    fork and upstream Datumaro behave alike here."""
+    return dataset.transform("merge_instance_segments")
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    value = color.lstrip("#")
+    if len(value) != 6:
+        return (0, 0, 0)
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def task_colormap(task: Any) -> dict[str, tuple[int, int, int]]:
+    """CVAT's ``make_colormap``: every label (sublabels too) with its colour, ``background``
+    (black) first unless the task has a label of that name. The exporters sort it by name."""
+    colormap = {label.name: hex_to_rgb(label.color or BACKGROUND_COLOR) for label in task.all_labels()}
+    if BACKGROUND not in colormap:
+        colormap = {BACKGROUND: hex_to_rgb(BACKGROUND_COLOR), **colormap}
+    return colormap
+
+
+def find_background(label_map: OrderedDict[str, Any], color_of: Callable[[Any], Any] = lambda v: v) -> str | None:
+    """The fork's background label: the first coloured black, else the one named ``background``."""
+    for name, value in label_map.items():
+        color = color_of(value)
+        if color is not None and tuple(color) == BLACK:
+            return name
+    return BACKGROUND if BACKGROUND in label_map else None
+
+
+def move_background_first(label_map: OrderedDict[str, Any]) -> str:
+    """The fork's rule for KITTI and Cityscapes (``{name: color}`` maps): the background label
+    (see ``find_background``, else a new black one) moves to the front, id 0."""
+    name = find_background(label_map)
+    if name is None:
+        name = BACKGROUND
+        label_map[name] = BLACK if any(c is not None for c in label_map.values()) else None
+    label_map.move_to_end(name, last=False)
+    return name
+
+
+def colormap_label_map(dataset: Any, context: TweakContext) -> Any:
+    """``label_map={name: (r, g, b)}`` from the task's label colours (CamVid, Cityscapes, KITTI)."""
+    context.options.setdefault("label_map", task_colormap(context.task))
+    return dataset
+
+
+def voc_colormap_label_map(dataset: Any, context: TweakContext) -> Any:
+    """``label_map={name: [(r, g, b), parts, actions]}``, the VOC form (Segmentation mask)."""
+    colormap = task_colormap(context.task)
+    context.options.setdefault("label_map", {name: [rgb, [], []] for name, rgb in colormap.items()})
+    return dataset
+
+
+def _index(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _is_rgb(value: Any) -> bool:
+    parts = str(value).split()
+    return len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts)
+
+
+def _is_center(value: Any) -> bool:
+    parts = str(value).split()
+    return len(parts) == 2 and all(p == "-" or p.lstrip("-").isdigit() for p in parts)
+
+
+class FillIcdarAttributes(ItemTransform):
+    """DELTAS.md item 4: ICDAR text segmentation needs ``index`` (a number), ``color``
+    ("R G B") and ``center`` ("X Y") on every mask; CVAT fails without them. Missing or unusable
+    values are replaced: index = the mask's position on the image, center = the rounded centre
+    of the mask's box, and the colour is left to the exporter's own generated colours. One
+    warning per export says so."""
+
+    def __init__(self, extractor: Any) -> None:
+        super().__init__(extractor)
+        self._warned = False
+
+    def transform_item(self, item: DatasetItem) -> DatasetItem:
+        masks = [a for a in item.annotations if a.type == AnnotationType.mask]
+        changed: dict[int, Any] = {}
+        for position, mask in enumerate(masks):
+            attributes = dict(mask.attributes)
+            index = _index(attributes.get("index"))
+            attributes["index"] = position if index is None else index
+            if "color" in attributes and not _is_rgb(attributes["color"]):
+                del attributes["color"]
+            if not _is_center(attributes.get("center")):
+                x, y, w, h = mask.get_bbox()
+                attributes["center"] = f"{round(x + w / 2)} {round(y + h / 2)}"
+            if attributes != mask.attributes:
+                changed[id(mask)] = mask.wrap(attributes=attributes)
+        if not changed:
+            return item
+        if not self._warned:
+            self._warned = True
+            log.warning("ICDAR Segmentation: some masks lack usable ICDAR 'index', 'color' or 'center' "
+                        "attributes (first on item '%s'); generated values are written instead "
+                        "(CVAT stops with an error here)", item.id)
+        return item.wrap(annotations=[changed.get(id(a), a) for a in item.annotations])
+
+
+def icdar_segmentation_attributes(dataset: Any) -> Any:
+    return dataset.transform(FillIcdarAttributes)
+
+
+MASK_TWEAKS: dict[str, Callable[[Any], Any]] = {
+    "rotated_boxes_to_polygons": rotated_boxes_to_polygons,
+    "polygons_to_masks": polygons_to_masks,
+    "boxes_to_masks": boxes_to_masks,
+    "merge_instance_segments": merge_instance_segments,
+    "keep_tracks": keep_tracks,
+    "icdar_segmentation_attributes": icdar_segmentation_attributes,
+}
+
+MASK_CONTEXT_TWEAKS: dict[str, Callable[[Any, Any], Any]] = {
+    "colormap_label_map": colormap_label_map,
+    "voc_colormap_label_map": voc_colormap_label_map,
+}

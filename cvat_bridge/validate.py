@@ -1,0 +1,194 @@
+"""Validation of a task backup before anything is written (issue 6).
+
+``backup.py`` runs the checks while it reads a backup:
+
+* ``validate_task``: ZIP members (bombs, encryption), the structure of task.json (labels,
+  attribute specs, data, jobs), manifest lines and frame names, job ranges against the task;
+* ``check_annotations`` here (object rules in ``validate_objects``): every tag, shape and
+  track of annotations.json against the labels, the attribute specs, the task's frames and
+  the geometry rules of its shape type.
+
+This module also holds the limits and the small text, path and number rules the others share.
+
+Problems in task.json, the media or the jobs cannot be skipped: they stop the load with a
+``BackupError`` naming the file and the field. A bad annotation object stops it too, with a
+message naming the file, the job, the frame and the object; with ``lenient`` the object is
+left out instead and listed (``Problem``) for the caller to report.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cvat_bridge.errors import BackupError
+from cvat_bridge.model import Job, Label
+
+# --- limits: far above any real task, low enough that a hostile file cannot exhaust memory
+MAX_TASK_JSON_BYTES = 256 * 1024**2
+MAX_MANIFEST_BYTES = 1024**3
+MAX_FRAMES = 3_000_000  # > 24 h of 30 fps video
+MAX_FRAME_SIDE = 1 << 16
+MAX_FRAME_PIXELS = 1 << 30  # masks are drawn on a canvas of the whole frame
+MAX_COORDINATE = 1e6  # pixels; a coordinate beyond this is a corrupt number, not a position
+MAX_MASK_PIXELS = 1 << 28
+MAX_SVG_CHARS = 1024**2
+
+SHAPE_TYPES = ("rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton")
+INPUT_TYPES = ("checkbox", "radio", "number", "text", "select")
+# (minimum, maximum or None, what the type needs) of the ``points`` list per shape type
+POINT_RULES: dict[str, tuple[int, int | None, str]] = {
+    "rectangle": (4, 4, "4 numbers (x1, y1, x2, y2)"),
+    "ellipse": (4, 4, "4 numbers (cx, cy, right x, top y)"),
+    "cuboid": (16, 16, "16 numbers (8 points)"),
+    "polygon": (6, None, "an even count of at least 6 numbers (3 points)"),
+    "polyline": (4, None, "an even count of at least 4 numbers (2 points)"),
+    "points": (2, None, "an even count of at least 2 numbers (1 point)"),
+    "skeleton": (0, None, "an even count of numbers"),
+    "mask": (4, None, "the RLE runs followed by the box left, top, right, bottom"),
+}
+
+# Linear-time patterns for the skeleton svg (a fragment, never given to an XML parser, so no
+# entity or external reference can be expanded): ``[^<>]`` stops a tag at the next ``<``, the
+# look-behind starts attribute names only at a word start.
+SVG_CIRCLE = re.compile(r"<circle\b[^<>]*>", re.IGNORECASE)
+SVG_LINE = re.compile(r"<line\b[^<>]*>", re.IGNORECASE)
+SVG_ATTR = re.compile(r'(?<![\w-])([\w-]+)\s*=\s*"([^"]*)"')
+
+_BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be written into an export (XML and JSON writers), or None."""
+    bad = _BAD_CHARACTERS.search(text)
+    return None if bad is None else f"holds the character {bad.group(0)!r}, which no export can hold"
+
+
+def path_problem(name: str) -> str | None:
+    """Why ``name`` may not become part of an output path (exporters write names as paths)."""
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if ".." in re.split(r"[\\/]", name):
+        return "contains '..'"
+    return text_problem(name)
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def short_repr(value: Any) -> str:
+    """``repr`` cut to 40 characters: hostile values can be long."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a deeply nested value"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def quoted(value: Any) -> str:
+    """A name in quotes, or the repr of a value that is not a string."""
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+# --- annotations.json ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A bad object of annotations.json: where it is and what is wrong with it."""
+
+    job: int  # 1-based, as ``cvat-bridge inspect`` lists jobs
+    frame: Any  # the object's frame as stored (may itself be the problem)
+    obj: str  # e.g. "shape #3 (rectangle 'car')"
+    kind: str  # short reason, for the lenient summary
+    detail: str
+
+    def __str__(self) -> str:
+        frame = "" if self.frame is None else f", frame {short_repr(self.frame)}"
+        return f"annotations.json: job {self.job}{frame}, {self.obj}: {self.detail}"
+
+
+def summarize(problems: list[Problem]) -> str:
+    """``"3 objects: 2 unknown label, 1 bad mask"``: what a lenient load left out, by reason."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem.kind] = counts.get(problem.kind, 0) + 1
+    reasons = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{len(problems)} object{'s' if len(problems) != 1 else ''} ({reasons})"
+
+
+FrameSize = Callable[[int], tuple[int, int]]
+
+
+def check_annotations(where: str, raw_jobs: list[Any], jobs: list[Job], labels: list[Label], *, size: int,
+                      frame_size: FrameSize, deleted: set[int],
+                      lenient: bool = False) -> tuple[list[Any], list[Problem]]:
+    """annotations.json without its bad objects, and the problems found.
+
+    Without ``lenient`` the first problem raises ``BackupError`` (with the count of the rest).
+    """
+    from cvat_bridge.validate_objects import ObjectChecker, ObjectProblem  # builds on this module
+
+    if len(raw_jobs) > len(jobs):
+        raise BackupError(f"{where}: annotations.json has {len(raw_jobs)} entries, "
+                          f"but task.json lists {len(jobs)} jobs")
+    checker = ObjectChecker(labels, size, frame_size, deleted)
+    problems: list[Problem] = []
+    count = 0
+    cleaned: list[Any] = []
+    for job, entry in enumerate(raw_jobs, 1):
+        if not isinstance(entry, dict):
+            raise BackupError(f"{where}: annotations.json: the entry of job {job} is {short_repr(entry)}, "
+                              "not an object")
+        kept = dict(entry)
+        for key, check in (("tags", checker.tag), ("shapes", checker.shape), ("tracks", checker.track)):
+            items = entry.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise BackupError(f"{where}: annotations.json: job {job}: '{key}' is {short_repr(items)}, not a list")
+            good = []
+            for index, raw in enumerate(items, 1):
+                try:
+                    check(raw)
+                except ObjectProblem as bad:
+                    count += 1
+                    if lenient or not problems:
+                        frame = bad.frame if bad.frame is not None else frame_of(raw)
+                        problems.append(Problem(job, frame, checker.describe(key, index, raw) + bad.part,
+                                                bad.kind, bad.detail))
+                else:
+                    good.append(raw)
+            kept[key] = good
+        cleaned.append(kept)
+    if problems and not lenient:
+        more = f" (and {count - 1} more bad object{'s' if count > 2 else ''})" if count > 1 else ""
+        raise BackupError(f"{where}: {problems[0]}{more}; --lenient skips bad objects")
+    return cleaned, problems
+
+
+def frame_of(raw: Any) -> Any:
+    return raw.get("frame") if isinstance(raw, dict) else None
+
+
+def number_problem(value: Any, limit: float = MAX_COORDINATE) -> str | None:
+    """Why ``value`` is not a usable coordinate, or None."""
+    if not is_number(value):
+        return f"{short_repr(value)}, not a number"
+    if not math.isfinite(value):
+        return f"{value}, not a finite number"
+    if abs(value) > limit:
+        return f"{value:g}, beyond any image (limit {limit:g})"
+    return None
