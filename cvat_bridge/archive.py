@@ -109,3 +109,12 @@ def guard_output(target: Path, backup: str | Path) -> None:
     here = Path.cwd().resolve()
     if out == here or out in here.parents:
         raise CvatBridgeError(f"{target}: the output may not be the current folder or one of its parents")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError of an export in one line, with paths inside the work folder made relative."""
+    name = str(exc.filename or "")
+    if f"{WORK_SUFFIX}/content/" in name:
+        name = name.split(f"{WORK_SUFFIX}/content/", 1)[1]
+        return f"cannot write '{name}' ({exc.strerror or exc})"
+    return f"'{name}': {exc.strerror or exc}" if name else str(exc)

@@ -6,28 +6,24 @@ backup era of spec §1.5 is accepted; missing keys get CVAT's defaults.
 
 from __future__ import annotations
 
+import gc
 import json
 import lzma
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from cvat_bridge import validate, validate_task
+from cvat_bridge.annotations_json import AnnotationParser, NotSplittable, iter_entries, parse_annotations
+from cvat_bridge.annotations_json import as_bool as _as_bool
 from cvat_bridge.errors import BackupError
-from cvat_bridge.model import (
-    Annotations,
-    AttributeSpec,
-    FrameInfo,
-    Job,
-    Label,
-    Shape,
-    Tag,
-    Task,
-    Track,
-)
+from cvat_bridge.model import Annotations, AttributeSpec, FrameInfo, Job, Label, Task
+
+__all__ = ["BackupSource", "image_size", "load_task", "parse_annotations"]
 
 IMAGE_EXTENSIONS = {
     ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".jpe", ".jp2", ".pbm",
@@ -38,7 +34,9 @@ VIDEO_EXTENSIONS = {
     ".ogv", ".ts", ".mts", ".m2ts", ".vob", ".asf",
 }
 MAX_JSON_BYTES = 2 * 1024**3  # larger task.json/annotations.json is not a real backup
-DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError)  # reading a broken member
+# what reading a broken member raises
+DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
+Result = TypeVar("Result")
 KNOWN_SHAPE_TYPES = {"rectangle", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"}
 
 
@@ -60,7 +58,7 @@ class BackupSource:
                                   f"{validate_task.MAX_ZIP_ENTRIES}")
             try:
                 self._zip = zipfile.ZipFile(self.path)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
                 raise BackupError(f"{self.path}: not a ZIP archive or a backup folder ({exc})") from None
             validate_task.check_zip_members(str(self.path), self._zip.infolist())
             self._names = self._scan_zip()
@@ -154,12 +152,6 @@ def _load_json(source: BackupSource, name: str) -> Any:
         raise BackupError(f"{source.path}: {name} is not valid JSON ({exc})") from None
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1")
-    return bool(value)
-
-
 def _parse_attribute_spec(raw: dict[str, Any]) -> AttributeSpec:
     values = raw.get("values") or []
     if isinstance(values, str):
@@ -188,64 +180,6 @@ def _parse_label(raw: dict[str, Any], parent: str | None = None) -> Label:
     )
     label.sublabels = [_parse_label(s, parent=label.name) for s in raw.get("sublabels") or []]
     return label
-
-
-def _parse_attributes(raw: list[dict[str, Any]] | None) -> dict[str, str]:
-    return {str(a["name"]): str(a.get("value", "")) for a in raw or []}
-
-
-def _parse_shape(raw: dict[str, Any], keyframe: bool = True) -> Shape:
-    return Shape(
-        type=str(raw.get("type", "")),
-        frame=int(raw.get("frame", 0)),
-        points=[float(p) for p in raw.get("points") or []],
-        label=str(raw.get("label", "")),
-        occluded=_as_bool(raw.get("occluded", False)),
-        outside=_as_bool(raw.get("outside", False)),
-        z_order=int(raw.get("z_order") or 0),
-        rotation=float(raw.get("rotation") or 0.0),
-        group=int(raw.get("group") or 0),
-        source=str(raw.get("source") or "manual"),
-        attributes=_parse_attributes(raw.get("attributes")),
-        elements=[_parse_shape(e) for e in raw.get("elements") or []],
-        score=float(raw.get("score", 1.0) if raw.get("score") is not None else 1.0),
-        keyframe=keyframe,
-    )
-
-
-def _parse_track(raw: dict[str, Any]) -> Track:
-    return Track(
-        label=str(raw.get("label", "")),
-        frame=int(raw.get("frame", 0)),
-        shapes=[_parse_shape(s) for s in raw.get("shapes") or []],
-        group=int(raw.get("group") or 0),
-        source=str(raw.get("source") or "manual"),
-        attributes=_parse_attributes(raw.get("attributes")),
-        elements=[_parse_track(e) for e in raw.get("elements") or []],
-    )
-
-
-def _normalise_source(source: str) -> str:
-    return "manual" if source == "Ground truth" else source
-
-
-def parse_annotations(raw: dict[str, Any]) -> Annotations:
-    """One job's element of annotations.json."""
-    tags = [
-        Tag(
-            label=str(t.get("label", "")),
-            frame=int(t.get("frame", 0)),
-            group=int(t.get("group") or 0),
-            source=_normalise_source(str(t.get("source") or "manual")),
-            attributes=_parse_attributes(t.get("attributes")),
-        )
-        for t in raw.get("tags") or []
-    ]
-    shapes = [_parse_shape(s) for s in raw.get("shapes") or []]
-    tracks = [_parse_track(t) for t in raw.get("tracks") or []]
-    for obj in [*shapes, *tracks]:
-        obj.source = _normalise_source(obj.source)
-    return Annotations(tags=tags, shapes=shapes, tracks=tracks)
 
 
 def _parse_job(raw: dict[str, Any]) -> Job:
@@ -389,20 +323,52 @@ def load_task(path: str | Path, *, lenient: bool = False) -> Task:
     """
     source = BackupSource(path)
     try:
-        return _build_task(source, lenient)
+        with _gc_paused():
+            return _build_task(source, lenient)
     except DAMAGED_ARCHIVE_ERRORS as exc:
         raise BackupError(f"{source.path}: the archive is damaged ({exc})") from None
     finally:
         source.close()
 
 
+def _read_annotations(source: BackupSource, read: Callable[[Iterator[Any]], Result]) -> Result:
+    """``read`` over the entries of annotations.json, streamed entry by entry when the file allows."""
+    if not source.exists("annotations.json"):
+        raise BackupError(f"{source.path}: annotations.json is missing")
+    if source.size_of("annotations.json") > MAX_JSON_BYTES:
+        raise BackupError(f"{source.path}: annotations.json is larger than the limit of {MAX_JSON_BYTES} bytes")
+    try:
+        with source.open("annotations.json") as stream:
+            return read(iter_entries(stream))
+    except NotSplittable:
+        pass
+    except (*DAMAGED_ARCHIVE_ERRORS, OSError) as exc:
+        raise BackupError(
+            f"{source.path}: annotations.json cannot be read, the archive is damaged ({exc})") from None
+    whole = _load_json(source, "annotations.json")
+    if not isinstance(whole, list):
+        raise BackupError(f"{source.path}: annotations.json is not a JSON array")
+    return read(iter(whole))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a backup is read: it would walk the growing heap
+    of parsed JSON and model objects again and again (more than half of the load time of big
+    tasks), and nothing made here forms a reference cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _build_task(source: BackupSource, lenient: bool = False) -> Task:
     meta = _load_json(source, "task.json")
-    annotations = _load_json(source, "annotations.json")
     if not isinstance(meta, dict):
         raise BackupError(f"{source.path}: task.json is not a JSON object")
-    if not isinstance(annotations, list):
-        raise BackupError(f"{source.path}: annotations.json is not a JSON array")
     where = str(source.path)
     validate_task.check_task_json(where, meta)
     try:
@@ -435,12 +401,23 @@ def _build_task(source: BackupSource, lenient: bool = False) -> Task:
         info = frames[start + relative * step]
         return info.width, info.height
 
-    annotations, skipped = validate.check_annotations(
-        where, annotations, jobs, labels, size=size, frame_size=frame_size, deleted=deleted, lenient=lenient)
-    try:
-        job_annotations = [parse_annotations(raw) for raw in annotations]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # pragma: no cover - validated above
-        raise BackupError(f"{source.path}: annotations.json has an unexpected structure ({exc!r})") from None
+    def read(entries: Iterator[Any]) -> tuple[list[Annotations], list[validate.Problem]]:
+        checker = validate.AnnotationsChecker(where, labels, size=size, frame_size=frame_size, deleted=deleted,
+                                              lenient=lenient)
+        parser = AnnotationParser()
+        parsed = []
+        for number, entry in enumerate(entries, 1):
+            if number > len(jobs):
+                total = number + sum(1 for _ in entries)
+                raise BackupError(f"{where}: annotations.json has {total} entries, "
+                                  f"but task.json lists {len(jobs)} jobs")
+            try:
+                parsed.append(parser.annotations(checker.entry(number, entry)))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # pragma: no cover - validated
+                raise BackupError(f"{where}: annotations.json has an unexpected structure ({exc!r})") from None
+        return parsed, checker.finish()
+
+    job_annotations, skipped = _read_annotations(source, read)
     while len(job_annotations) < len(jobs):
         job_annotations.append(Annotations())
     layout = data.get("validation_layout") or {}

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cvat_bridge.archive import atomic_output, guard_output
+from cvat_bridge.archive import atomic_output, describe_os_error, guard_output
 from cvat_bridge.backup import load_task
-from cvat_bridge.errors import FormatError
+from cvat_bridge.errors import CvatBridgeError, FormatError
 from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
 from cvat_bridge.meta import build_meta, export_timestamp
 from cvat_bridge.model import Task
@@ -75,26 +75,33 @@ def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | 
     """
     from contextlib import nullcontext
 
-    from cvat_bridge.media import MediaProvider, keep_annotated_frames
-
     if not spec.implemented:
         raise FormatError(f"format '{spec.name}' is not implemented yet")
     if options:
         spec = dataclasses.replace(spec, options={**spec.options, **options})
     view = ExportView(task, None if job is None else job - 1)
     if only_annotated:
+        from cvat_bridge.media import keep_annotated_frames  # media.py loads Datumaro: only when needed
+
         keep_annotated_frames(view)
     timestamp = export_timestamp()
     output = Path(output)
     guard_output(output, task.source_path)
-    media_context: Any = MediaProvider(task, image_format=image_format) if save_images else nullcontext()
-    with media_context as media, atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
-        if spec.writer:
-            meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
-            extra = {"media": media} if media is not None else {}
-            load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **extra, **spec.options)
-        else:
-            _datumaro_export(spec, view, out_dir, save_images, progress, media)
+    media_context: Any = nullcontext()
+    if save_images:
+        from cvat_bridge.media import MediaProvider
+
+        media_context = MediaProvider(task, image_format=image_format)
+    try:
+        with media_context as media, atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
+            if spec.writer:
+                meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
+                extra = {"media": media} if media is not None else {}
+                load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **extra, **spec.options)
+            else:
+                _datumaro_export(spec, view, out_dir, save_images, progress, media)
+    except OSError as exc:  # disk full, no permission, a name the file system refuses: not a bug
+        raise CvatBridgeError(f"{spec.name}: {describe_os_error(exc)}") from None
     return output
 
 

@@ -16,15 +16,16 @@ two decimals come out identical.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from dataclasses import replace
+from operator import attrgetter, lt
 
 from cvat_bridge.model import Shape, Track
 
 __all__ = [
     "ConflictingKeyframesError", "InterpolationError", "angle_delta", "frame_shapes", "interpolate_track",
-    "keyframes", "video_track_shapes", "window_shapes",
+    "iter_track_shapes", "keyframes", "video_track_shapes", "window_shapes",
 ]
 
 LINEAR_TYPES = frozenset({"rectangle", "ellipse", "cuboid", "skeleton"})
@@ -48,7 +49,12 @@ def keyframes(track: Track, deleted_frames: Collection[int] = ()) -> list[Shape]
     Sorted by frame (stable), keyframes on deleted frames dropped, exact duplicates
     skipped; two different keyframes on one frame raise ``ConflictingKeyframesError``.
     """
-    ordered = sorted(track.shapes, key=lambda s: s.frame)
+    frames = [s.frame for s in track.shapes]
+    if all(map(lt, frames, frames[1:])):  # the usual case: stored in order, one keyframe per frame
+        if not deleted_frames:
+            return list(track.shapes)
+        return [s for s in track.shapes if s.frame not in deleted_frames]
+    ordered = sorted(track.shapes, key=_FRAME)
     result: list[Shape] = []
     for shape in ordered:
         if shape.frame in deleted_frames:
@@ -62,6 +68,24 @@ def keyframes(track: Track, deleted_frames: Collection[int] = ()) -> list[Shape]
             )
         result.append(shape)
     return result
+
+
+_FRAME = attrgetter("frame")
+
+
+def _derived(key: Shape, frame: int, points: list[float], rotation: float, track: Track,
+             attributes: dict[str, str], keyframe: bool) -> Shape:
+    """A shape of ``track`` made from keyframe ``key``, with no elements.
+
+    ``dataclasses.replace`` without its per-call field introspection, which dominated the
+    interpolation of big tasks (``test_interpolate`` checks that every field of ``Shape`` is
+    handled here).
+    """
+    return Shape(
+        type=key.type, frame=frame, points=points, label=track.label, occluded=key.occluded,
+        outside=key.outside, z_order=key.z_order, rotation=rotation, group=track.group, source=track.source,
+        attributes=attributes, elements=[], score=key.score, keyframe=keyframe,
+    )
 
 
 def _same_keyframe(a: Shape, b: Shape) -> bool:
@@ -309,25 +333,19 @@ def _sequence(
         keep = wanted(key.frame)
         if not keep and not gap:
             continue
-        base = replace(
-            key, label=track.label, group=track.group, source=track.source,
-            attributes=dict(attributes), elements=[], keyframe=True,
-        )
         if keep:
-            yield base
+            yield _derived(key, key.frame, key.points, key.rotation, track, dict(attributes), True)
         if not gap:
             continue
         if nxt is None:
             for frame in gap:
-                yield replace(base, frame=frame, keyframe=False, points=list(base.points),
-                              attributes=dict(base.attributes), elements=[])
+                yield _derived(key, frame, list(key.points), key.rotation, track, dict(attributes), False)
             continue
         at = _interpolator(key, nxt)
         distance = nxt.frame - key.frame
         for frame in gap:
             points, rotation = at((frame - key.frame) / distance)
-            yield replace(base, frame=frame, keyframe=False, points=points, rotation=rotation,
-                          attributes=dict(base.attributes), elements=[])
+            yield _derived(key, frame, points, rotation, track, dict(attributes), False)
 
 
 def interpolate_track(
@@ -367,6 +385,25 @@ def interpolate_track(
     if include_outside:
         return shapes
     return [s for s in shapes if not s.elements or not all(e.outside for e in s.elements)]
+
+
+def iter_track_shapes(
+    track: Track,
+    end_frame: int,
+    *,
+    deleted_frames: Collection[int] = (),
+    included_frames: Container[int] | None = None,
+) -> Iterator[Shape]:
+    """``interpolate_track`` (without outside frames) made lazily, one frame at a time, so that
+    a per-frame export holds only the current shape of each track instead of every frame of every
+    track. Skeleton tracks, whose element tracks are aligned frame by frame, are made whole."""
+    if track.elements:
+        return iter(interpolate_track(
+            track, end_frame, deleted_frames=deleted_frames, included_frames=included_frames))
+    return _sequence(
+        track, end_frame, start_frame=0, deleted_frames=deleted_frames, included_frames=included_frames,
+        include_outside=False, with_attributes=True,
+    )
 
 
 def frame_shapes(
@@ -410,6 +447,12 @@ def window_shapes(track: Track, start_frame: int, end_frame: int) -> list[Shape]
 
     What CVAT's track matching compares (no deleted frames, no outside interpolation).
     """
+    frames = [s.frame for s in track.shapes]
+    if all(map(lt, frames, frames[1:])):  # ordered keyframes: only those around the window matter
+        low = max(0, bisect_right(frames, start_frame) - 1)
+        high = bisect_left(frames, end_frame) + 1
+        if low > 0 or high < len(frames):
+            track = replace(track, shapes=track.shapes[low:high], elements=[])
     return list(_sequence(
         track, end_frame, start_frame=start_frame, deleted_frames=(), included_frames=None,
         include_outside=False, with_attributes=False,

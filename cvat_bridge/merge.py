@@ -18,16 +18,17 @@ frames are compared, and only pairs whose bounding boxes touch get an exact IoU.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-
 from cvat_bridge.interpolate import window_shapes
 from cvat_bridge.model import Annotations, Shape, Tag, Task, Track
 
-if TYPE_CHECKING:  # scipy and shapely load only when jobs overlap (they cost ~0.7 s of start-up)
+if TYPE_CHECKING:  # numpy, scipy and shapely load only when jobs overlap (they cost ~0.7 s of start-up)
+    import numpy as np
     import shapely
 
 __all__ = ["job_annotations", "merge_job", "merged_job_indices", "shape_similarity", "task_annotations"]
@@ -81,6 +82,54 @@ def _clone(track: Track) -> Track:
     return replace(track, shapes=list(track.shapes), elements=[_clone(e) for e in track.elements])
 
 
+# --- assignment -----------------------------------------------------------------------------
+
+
+def _assign(cost: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """The (row, column) pairs of CVAT's Hungarian assignment on ``cost`` whose cost is <= threshold.
+
+    When every row and every column has at most one entry below 1 (the usual case on big
+    images), each such pair is in every optimal assignment (swapping it in lowers the total),
+    so the result is known without the solver. Otherwise scipy's solver decides, as in CVAT.
+    """
+    import numpy as np
+
+    candidates = cost < 1
+    if not (candidates.sum(axis=0) > 1).any() and not (candidates.sum(axis=1) > 1).any():
+        rows, cols = np.nonzero(candidates)
+    else:
+        rows, cols = _linear_sum_assignment()(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= threshold]
+
+
+@functools.cache
+def _linear_sum_assignment() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """scipy's ``linear_sum_assignment``, loaded from its compiled module alone when possible:
+    ``import scipy.optimize`` costs about half a second of imports for this one C function."""
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("scipy")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / "optimize" / f"_lsap{suffix}"
+            if not path.is_file():
+                continue
+            try:
+                ext = importlib.util.spec_from_file_location("scipy.optimize._lsap", path)
+                if ext is None or ext.loader is None:
+                    continue
+                module = importlib.util.module_from_spec(ext)
+                ext.loader.exec_module(module)
+                return module.linear_sum_assignment
+            except (ImportError, AttributeError, OSError):
+                continue
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment
+
+
 # --- tags and shapes: per-frame matching ------------------------------------------------
 
 
@@ -106,11 +155,7 @@ def _merge_objects(
         if not old:
             existing.extend(objects)
             continue
-        cost = costs(objects, old)
-        from scipy.optimize import linear_sum_assignment
-
-        rows, cols = linear_sum_assignment(cost)
-        matched = {int(r) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= threshold}
+        matched = {r for r, _ in _assign(costs(objects, old), threshold)}
         existing.extend(o for i, o in enumerate(objects) if i not in matched)
 
 
@@ -123,6 +168,8 @@ def _by_frame(objects: Sequence[Obj], start: int) -> dict[int, list[Obj]]:
 
 
 def _tag_costs(new: Sequence[Tag], old: Sequence[Tag]) -> np.ndarray:
+    import numpy as np
+
     return np.array([[0.0 if a.label == b.label else 1.0 for b in old] for a in new], dtype=float)
 
 
@@ -149,7 +196,7 @@ def _geometry(shape: Shape) -> shapely.Geometry | None:
 def _bounds(shape: Shape) -> tuple[float, float, float, float]:
     xs, ys = shape.points[0::2], shape.points[1::2]
     if not xs or not ys:
-        return (np.inf, np.inf, -np.inf, -np.inf)
+        return (math.inf, math.inf, -math.inf, -math.inf)
     return (min(xs), min(ys), max(xs), max(ys))
 
 
@@ -159,24 +206,66 @@ def shape_similarity(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
     IoU for pairs of the same label and type that are both rectangles or both polygons;
     invalid or zero-area geometry gives 0, as in CVAT.
     """
+    import numpy as np
+
     sim = np.zeros((len(new), len(old)), dtype=float)
-    a_idx = [i for i, s in enumerate(new) if s.type in IOU_TYPES]
-    b_idx = [j for j, s in enumerate(old) if s.type in IOU_TYPES]
-    if not a_idx or not b_idx:
+    a_idx = np.array([i for i, s in enumerate(new) if s.type in IOU_TYPES], dtype=np.intp)
+    b_idx = np.array([j for j, s in enumerate(old) if s.type in IOU_TYPES], dtype=np.intp)
+    if not len(a_idx) or not len(b_idx):
         return sim
     ab = np.array([_bounds(new[i]) for i in a_idx])
     bb = np.array([_bounds(old[j]) for j in b_idx])
-    touch = (
-        (ab[:, None, 0] <= bb[None, :, 2]) & (bb[None, :, 0] <= ab[:, None, 2])
+    kinds: dict[tuple[str, str], int] = {}
+    ka = np.array([kinds.setdefault((new[i].type, new[i].label), len(kinds)) for i in a_idx])
+    kb = np.array([kinds.setdefault((old[j].type, old[j].label), len(kinds)) for j in b_idx])
+    candidates = (
+        (ka[:, None] == kb[None, :])
+        & (ab[:, None, 0] <= bb[None, :, 2]) & (bb[None, :, 0] <= ab[:, None, 2])
         & (ab[:, None, 1] <= bb[None, :, 3]) & (bb[None, :, 1] <= ab[:, None, 3])
     )
-    pairs = [
-        (a_idx[x], b_idx[y]) for x, y in zip(*np.nonzero(touch), strict=True)
-        if new[a_idx[x]].type == old[b_idx[y]].type
-        and new[a_idx[x]].label == old[b_idx[y]].label
-    ]
-    if not pairs:
-        return sim
+    boxes = candidates & np.array([_plain_box(new[i]) for i in a_idx])[:, None] \
+        & np.array([_plain_box(old[j]) for j in b_idx])[None, :]
+    if boxes.any():
+        x, y = np.nonzero(boxes)
+        sim[a_idx[x], b_idx[y]] = _box_iou(ab[x], bb[y])
+    x, y = np.nonzero(candidates & ~boxes)
+    if len(x):
+        pairs = list(zip(a_idx[x].tolist(), b_idx[y].tolist(), strict=True))
+        rows, cols, iou = _shapely_iou(new, old, pairs)
+        sim[rows, cols] = iou
+    return sim
+
+
+def _plain_box(shape: Shape) -> bool:
+    """A rectangle with x1 < x2 and y1 < y2: its IoU needs no geometry library."""
+    p = shape.points
+    return shape.type == "rectangle" and len(p) == 4 and p[0] < p[2] and p[1] < p[3]
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of plain boxes (rows x1, y1, x2, y2), bit for bit what shapely gives.
+
+    GEOS computes a rectangle's area with the shoelace formula, which for an axis-aligned
+    ring reduces exactly to (x2 - x1) * (y2 - y1); the intersection of two such boxes is the
+    box of the inner coordinates (checked against shapely on millions of random pairs).
+    """
+    import numpy as np
+
+    width = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    height = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.where((width > 0) & (height > 0), width * height, 0.0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    ok = (area_a != 0) & (area_b != 0)
+    iou = np.zeros(len(a))
+    iou[ok] = inter[ok] / (area_a[ok] + area_b[ok] - inter[ok])
+    return iou
+
+
+def _shapely_iou(new: Sequence[Shape], old: Sequence[Shape],
+                 pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, IoU) of ``pairs`` computed with shapely (polygons, unusual boxes)."""
+    import numpy as np
     import shapely
 
     geoms: dict[tuple[int, int], shapely.Geometry | None] = {}
@@ -186,8 +275,10 @@ def shape_similarity(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
         if (1, j) not in geoms:
             geoms[(1, j)] = _geometry(old[j])
     pairs = [(i, j) for i, j in pairs if geoms[(0, i)] is not None and geoms[(1, j)] is not None]
+    rows = np.array([i for i, _ in pairs], dtype=np.intp)
+    cols = np.array([j for _, j in pairs], dtype=np.intp)
     if not pairs:
-        return sim
+        return rows, cols, np.zeros(0)
     ga = np.array([geoms[(0, i)] for i, _ in pairs], dtype=object)
     gb = np.array([geoms[(1, j)] for _, j in pairs], dtype=object)
     valid = shapely.is_valid(ga) & shapely.is_valid(gb)
@@ -197,10 +288,7 @@ def shape_similarity(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
     ok = valid & (area_a != 0) & (area_b != 0)
     iou = np.zeros(len(pairs))
     iou[ok] = inter[ok] / (area_a[ok] + area_b[ok] - inter[ok])
-    rows = np.array([i for i, _ in pairs])
-    cols = np.array([j for _, j in pairs])
-    sim[rows, cols] = iou
-    return sim
+    return rows, cols, iou
 
 
 # --- tracks -------------------------------------------------------------------------------
@@ -226,17 +314,12 @@ def _merge_tracks(existing: list[Track], incoming: list[Track], start: int, over
             _close(track, end)
         existing.extend(early)
         return
-    cost = _track_costs(early_open, old_open, start, end)
-    from scipy.optimize import linear_sum_assignment
-
-    rows, cols = linear_sum_assignment(cost)
     joined_new: set[int] = set()
     joined_old: set[int] = set()
-    for r, c in zip(rows, cols, strict=True):
-        if cost[r, c] <= TRACK_THRESHOLD:
-            _join(early_open[r], old_open[c])
-            joined_new.add(int(r))
-            joined_old.add(int(c))
+    for r, c in _assign(_track_costs(early_open, old_open, start, end), TRACK_THRESHOLD):
+        _join(early_open[r], old_open[c])
+        joined_new.add(r)
+        joined_old.add(c)
     existing.extend(t for i, t in enumerate(early_open) if i not in joined_new)
     for j, track in enumerate(old_open):
         if j not in joined_old:
@@ -254,7 +337,7 @@ def _join(new: Track, old: Track) -> None:
     for shape in old.shapes:
         by_frame[shape.frame] = shape
     target.frame = min(new.frame, old.frame)
-    target.shapes = sorted(by_frame.values(), key=lambda s: s.frame)
+    target.shapes = [by_frame[frame] for frame in sorted(by_frame)]
 
 
 def _close(track: Track, end: int) -> None:
@@ -274,44 +357,43 @@ def _has_keyframe_before(track: Track, end: int) -> bool:
 
 
 def _track_costs(new: list[Track], old: list[Track], start: int, end: int) -> np.ndarray:
-    """1 - CVAT's track similarity for every (new, old) pair, computed on ``[start, end)``."""
-    frames = range(start, end)
+    """1 - CVAT's track similarity for every (new, old) pair, computed on ``[start, end)``.
+
+    Per frame: 1 where only one of the two tracks has a shape, 1 where one is outside and the
+    other not, else 1 - IoU; the error is summed in frame order (CVAT's float operations).
+    """
+    import numpy as np
+
     new_w = [{s.frame: s for s in window_shapes(t, start, end)} for t in new]
     old_w = [{s.frame: s for s in window_shapes(t, start, end)} for t in old]
-    same_label = np.array([[a.label == b.label for b in old] for a in new], dtype=bool).reshape(len(new), len(old))
+    labels: dict[str, int] = {}
+    same_label = (np.array([labels.setdefault(t.label, len(labels)) for t in new])[:, None]
+                  == np.array([labels.setdefault(t.label, len(labels)) for t in old])[None, :])
     live_new = np.array([_has_keyframe_before(t, end) for t in new], dtype=bool)
     live_old = np.array([_has_keyframe_before(t, end) for t in old], dtype=bool)
-    pres_new = np.array([[f in w for f in frames] for w in new_w], dtype=np.int64).reshape(len(new), len(frames))
-    pres_old = np.array([[f in w for f in frames] for w in old_w], dtype=np.int64).reshape(len(old), len(frames))
-    both = pres_new @ pres_old.T
-    count = pres_new.sum(axis=1)[:, None] + pres_old.sum(axis=1)[None, :] - both
-
-    # frame similarities of pairs that overlap somewhere (sparse)
-    partial: dict[tuple[int, int], dict[int, float]] = {}
-    for f in frames:
+    error = np.zeros((len(new), len(old)))
+    count = np.zeros((len(new), len(old)), dtype=np.int64)
+    for f in range(start, end):
         a_ids = [i for i, w in enumerate(new_w) if f in w]
         b_ids = [j for j, w in enumerate(old_w) if f in w]
-        if not a_ids or not b_ids:
-            continue
-        # interpolated shapes carry their track's label, so only same-label tracks pair up
-        sim = shape_similarity([new_w[i][f] for i in a_ids], [old_w[j][f] for j in b_ids])
-        for x, y in zip(*np.nonzero(sim), strict=True):
-            i, j = a_ids[x], b_ids[y]
-            if same_label[i, j] and new_w[i][f].outside == old_w[j][f].outside:
-                partial.setdefault((i, j), {})[f] = float(sim[x, y])
-
-    cost = np.ones((len(new), len(old)), dtype=float)
+        present_a = np.zeros(len(new), dtype=bool)
+        present_b = np.zeros(len(old), dtype=bool)
+        present_a[a_ids] = True
+        present_b[b_ids] = True
+        either = present_a[:, None] | present_b[None, :]
+        count += either
+        term = either.astype(float)
+        if a_ids and b_ids:
+            a_shapes = [new_w[i][f] for i in a_ids]
+            b_shapes = [old_w[j][f] for j in b_ids]
+            # interpolated shapes carry their track's label, so only same-label tracks pair up
+            sim = shape_similarity(a_shapes, b_shapes)
+            flips = (np.array([s.outside for s in a_shapes])[:, None]
+                     != np.array([s.outside for s in b_shapes])[None, :])
+            term[np.ix_(a_ids, b_ids)] = np.where(flips, 1.0, 1 - sim)
+        error += term
     usable = same_label & live_new[:, None] & live_old[None, :]
-    cost[usable & (count == 0)] = 0.0  # CVAT: nothing to compare counts as a perfect match
-    for (i, j), sims in partial.items():
-        if not usable[i, j]:
-            continue
-        error = 0.0
-        for f in frames:
-            a, b = new_w[i].get(f), old_w[j].get(f)
-            if a is not None and b is not None:
-                error += 1 if a.outside != b.outside else 1 - sims.get(f, 0.0)
-            elif a is not None or b is not None:
-                error += 1
-        cost[i, j] = 1 - (1 - error / int(count[i, j]))
-    return cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        similarity_cost = 1 - (1 - error / count)
+    # CVAT: nothing to compare counts as a perfect match
+    return np.where(usable, np.where(count == 0, 0.0, similarity_cost), 1.0)

@@ -31,6 +31,7 @@ from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.media import Image
 
 from cvat_bridge.errors import BackupError, FormatError
+from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.model import Label as CvatLabel
 from cvat_bridge.model import Tag, Task
@@ -72,7 +73,7 @@ def build_categories(task: Task) -> dict[AnnotationType, Any]:
     points = PointsCategories()
     for label in task.all_labels():
         if labels.find(label.name)[1] is not None:
-            raise FormatError(_duplicate_name_message(task, label.name))
+            raise FormatError(duplicate_name_message(task, label.name))
         labels.add(label.name, parent=label.parent or "", attributes={a.name for a in label.attributes})
         labels.attributes.update(a.name for a in label.attributes)
     for label in task.labels:
@@ -83,21 +84,6 @@ def build_categories(task: Task) -> dict[AnnotationType, Any]:
     if points.items:
         categories[AnnotationType.points] = points
     return categories
-
-
-def _duplicate_name_message(task: Task, name: str) -> str:
-    owners = [f"skeleton '{label.parent}'" if label.parent else "a label" for label in task.all_labels()
-              if label.name == name]
-    return (f"the label name '{name}' is used twice ({' and '.join(owners)}); Datumaro-based formats need "
-            "unique label names (CVAT for images and CVAT for video can export this task)")
-
-
-def convert_value(spec_type: str, value: str) -> Any:
-    if spec_type == "number":
-        return float(value)
-    if spec_type == "checkbox":
-        return value.lower() == "true"
-    return value
 
 
 class Converter:

@@ -67,12 +67,16 @@ def text_problem(text: str) -> str | None:
     return None if bad is None else f"holds the character {bad.group(0)!r}, which no export can hold"
 
 
-def path_problem(name: str) -> str | None:
-    """Why ``name`` may not become part of an output path (exporters write names as paths)."""
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+def path_problem(name: str, *, component: bool = False) -> str | None:
+    """Why ``name`` may not become part of an output path (exporters write names as paths);
+    ``component``: it must be one file name, without folders."""
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:([\\/]|$)", name):
         return "is an absolute path"
-    if ".." in re.split(r"[\\/]", name):
+    parts = re.split(r"[\\/]", name)
+    if ".." in parts:
         return "contains '..'"
+    if component and (len(parts) > 1 or name == "."):
+        return "is not a single file name"
     return text_problem(name)
 
 
@@ -99,7 +103,9 @@ def short_repr(value: Any) -> str:
 
 def quoted(value: Any) -> str:
     """A name in quotes, or the repr of a value that is not a string."""
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    if isinstance(value, str) and value.isprintable():
+        return f"'{value}'"
+    return short_repr(value)
 
 
 # --- annotations.json ---------------------------------------------------------------------------
@@ -121,7 +127,7 @@ class Problem:
 
 
 def summarize(problems: list[Problem]) -> str:
-    """``"3 objects: 2 unknown label, 1 bad mask"``: what a lenient load left out, by reason."""
+    """``"3 objects (2 unknown label, 1 bad mask)"``: what a lenient load left out, by reason."""
     counts: dict[str, int] = {}
     for problem in problems:
         counts[problem.kind] = counts.get(problem.kind, 0) + 1
@@ -139,16 +145,32 @@ def check_annotations(where: str, raw_jobs: list[Any], jobs: list[Job], labels: 
 
     Without ``lenient`` the first problem raises ``BackupError`` (with the count of the rest).
     """
-    from cvat_bridge.validate_objects import ObjectChecker, ObjectProblem  # builds on this module
-
     if len(raw_jobs) > len(jobs):
         raise BackupError(f"{where}: annotations.json has {len(raw_jobs)} entries, "
                           f"but task.json lists {len(jobs)} jobs")
-    checker = ObjectChecker(labels, size, frame_size, deleted)
-    problems: list[Problem] = []
-    count = 0
-    cleaned: list[Any] = []
-    for job, entry in enumerate(raw_jobs, 1):
+    checker = AnnotationsChecker(where, labels, size=size, frame_size=frame_size, deleted=deleted, lenient=lenient)
+    cleaned = [checker.entry(job, entry) for job, entry in enumerate(raw_jobs, 1)]
+    return cleaned, checker.finish()
+
+
+class AnnotationsChecker:
+    """``check_annotations`` one entry (job) at a time, so a backup can be read job by job:
+    ``entry`` returns the entry without its bad objects, ``finish`` the problems (or raises)."""
+
+    def __init__(self, where: str, labels: list[Label], *, size: int, frame_size: FrameSize, deleted: set[int],
+                 lenient: bool = False) -> None:
+        from cvat_bridge.validate_objects import ObjectChecker  # builds on this module
+
+        self.where = where
+        self.lenient = lenient
+        self.checker = ObjectChecker(labels, size, frame_size, deleted)
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    def entry(self, job: int, entry: Any) -> Any:
+        from cvat_bridge.validate_objects import ObjectProblem
+
+        where, checker, problems = self.where, self.checker, self.problems
         if not isinstance(entry, dict):
             raise BackupError(f"{where}: annotations.json: the entry of job {job} is {short_repr(entry)}, "
                               "not an object")
@@ -158,25 +180,29 @@ def check_annotations(where: str, raw_jobs: list[Any], jobs: list[Job], labels: 
             if items is None:
                 continue
             if not isinstance(items, list):
-                raise BackupError(f"{where}: annotations.json: job {job}: '{key}' is {short_repr(items)}, not a list")
+                raise BackupError(f"{where}: annotations.json: job {job}: '{key}' is {short_repr(items)}, "
+                                  "not a list")
             good = []
             for index, raw in enumerate(items, 1):
                 try:
                     check(raw)
                 except ObjectProblem as bad:
-                    count += 1
-                    if lenient or not problems:
+                    self.count += 1
+                    if self.lenient or not problems:
                         frame = bad.frame if bad.frame is not None else frame_of(raw)
                         problems.append(Problem(job, frame, checker.describe(key, index, raw) + bad.part,
                                                 bad.kind, bad.detail))
                 else:
                     good.append(raw)
             kept[key] = good
-        cleaned.append(kept)
-    if problems and not lenient:
-        more = f" (and {count - 1} more bad object{'s' if count > 2 else ''})" if count > 1 else ""
-        raise BackupError(f"{where}: {problems[0]}{more}; --lenient skips bad objects")
-    return cleaned, problems
+        return kept
+
+    def finish(self) -> list[Problem]:
+        problems, count = self.problems, self.count
+        if problems and not self.lenient:
+            more = f" (and {count - 1} more bad object{'s' if count > 2 else ''})" if count > 1 else ""
+            raise BackupError(f"{self.where}: {problems[0]}{more}; --lenient skips bad objects")
+        return problems
 
 
 def frame_of(raw: Any) -> Any:

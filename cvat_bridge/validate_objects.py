@@ -49,6 +49,9 @@ class ObjectChecker:
         self.size = size
         self.frame_size = frame_size
         self.deleted = deleted
+        # (label, name, type, value) of attribute values already found good: real tasks repeat a
+        # few values over and over, and checking each one again was a third of the validation
+        self._good_attributes: set[tuple[int, str, type, Any]] = set()
 
     def describe(self, key: str, index: int, raw: Any) -> str:
         kind = key[:-1]
@@ -70,15 +73,17 @@ class ObjectChecker:
             for sublabel in skeleton.sublabels:
                 if sublabel.name == name:
                     return sublabel
-            raise ObjectProblem("bad skeleton", f"'{name}' is not a sublabel of skeleton '{skeleton.name}'")
+            raise ObjectProblem("bad skeleton", f"{quoted(name)} is not a sublabel of skeleton {quoted(skeleton.name)}")
         label = self.labels.get(name)
         if label is None:
             parent = self.sublabel_of.get(name)
-            where = f" (it is a point of skeleton '{parent}', not a label of its own)" if parent else ""
-            raise ObjectProblem("unknown label", f"unknown label '{name}'{where}")
+            where = f" (it is a point of skeleton {quoted(parent)}, not a label of its own)" if parent else ""
+            raise ObjectProblem("unknown label", f"unknown label {quoted(name)}{where}")
         return label
 
     def frame(self, value: Any) -> int:
+        if type(value) is int and 0 <= value < self.size:  # the fast path of the checks below
+            return value
         if not is_int(value):
             raise ObjectProblem("bad frame", f"frame {short_repr(value)} is not a frame number")
         if not 0 <= value < self.size:
@@ -89,12 +94,14 @@ class ObjectChecker:
     def common(self, raw: dict[str, Any]) -> None:
         for key in ("group", "z_order"):
             value = raw.get(key)
-            if value is not None and not is_int(value):
-                raise ObjectProblem("bad field", f"'{key}' is {short_repr(value)}, not an integer")
+            if value is not None and type(value) is not int and not is_int(value):
+                raise ObjectProblem("bad field", f"{quoted(key)} is {short_repr(value)}, not an integer")
         for key in ("rotation", "score"):
             value = raw.get(key)
-            if value is not None and (not is_number(value) or not math.isfinite(value)):
-                raise ObjectProblem("bad field", f"'{key}' is {short_repr(value)}, not a finite number")
+            if value is None or (type(value) is float or type(value) is int) and math.isfinite(value):
+                continue
+            if not is_number(value) or not math.isfinite(value):
+                raise ObjectProblem("bad field", f"{quoted(key)} is {short_repr(value)}, not a finite number")
         source = raw.get("source")
         if source is not None and not isinstance(source, str):
             raise ObjectProblem("bad field", f"'source' is {short_repr(source)}, not a string")
@@ -104,21 +111,35 @@ class ObjectChecker:
             return
         if not isinstance(raw, list):
             raise ObjectProblem("bad attribute", f"'attributes' is {short_repr(raw)}, not a list")
+        good = self._good_attributes
         for item in raw:
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise ObjectProblem("bad attribute", f"attribute {short_repr(item)} has no name")
-            name = item["name"]
-            spec = label.attribute(name)
-            if spec is None:
-                raise ObjectProblem("unknown attribute", f"label '{label.name}' has no attribute {quoted(name)}")
-            value = item.get("value", "")
-            if not is_scalar(value):
-                raise ObjectProblem("bad attribute value", f"attribute '{name}' has value {short_repr(value)}")
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            problem = value_problem(spec.input_type, spec.values, text)
-            if problem:
-                raise ObjectProblem("bad attribute value",
-                                    f"attribute '{name}' has value {short_repr(text)}, {problem}")
+            key = None
+            if type(item) is dict:
+                name, value = item.get("name"), item.get("value", "")
+                if type(name) is str and type(value) in _SCALAR_TYPES:
+                    key = (id(label), name, type(value), value)
+                    if key in good:
+                        continue
+            self._attribute(item, label)
+            if key is not None and len(good) < _MAX_REMEMBERED:
+                good.add(key)
+
+    def _attribute(self, item: Any, label: Label) -> None:
+        """The checks of one item of an object's 'attributes'."""
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ObjectProblem("bad attribute", f"attribute {short_repr(item)} has no name")
+        name = item["name"]
+        spec = label.attribute(name)
+        if spec is None:
+            raise ObjectProblem("unknown attribute", f"label {quoted(label.name)} has no attribute {quoted(name)}")
+        value = item.get("value", "")
+        if not is_scalar(value):
+            raise ObjectProblem("bad attribute value", f"attribute {quoted(name)} has value {short_repr(value)}")
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        problem = value_problem(spec.input_type, spec.values, text)
+        if problem:
+            raise ObjectProblem("bad attribute value",
+                                f"attribute {quoted(name)} has value {short_repr(text)}, {problem}")
 
     def points(self, raw: dict[str, Any], kind: str) -> list[float]:
         points = raw.get("points")
@@ -179,15 +200,19 @@ class ObjectChecker:
         if label is None:
             label = self.label(raw, skeleton)
         if skeleton is not None and kind != "points":
-            raise ObjectProblem("bad skeleton", f"skeleton element '{label.name}' is a {kind}, not points")
+            raise ObjectProblem("bad skeleton", f"skeleton element {quoted(label.name)} is a {kind}, not points")
         if skeleton is None and (kind == "skeleton") != (label.type == "skeleton"):
             what = "is not a skeleton" if kind == "skeleton" else "is a skeleton; only skeleton shapes can use it"
-            raise ObjectProblem("label does not fit the shape", f"label '{label.name}' {what}")
+            raise ObjectProblem("label does not fit the shape", f"label {quoted(label.name)} {what}")
         points = self.points(raw, kind)
         if skeleton is not None and len(points) != 2:
-            raise ObjectProblem("bad skeleton", f"skeleton element '{label.name}' has {len(points)} numbers, not 2")
+            raise ObjectProblem("bad skeleton",
+                                f"skeleton element {quoted(label.name)} has {len(points)} numbers, not 2")
         if kind == "mask":
             self.mask(points, frame)
+        if kind == "ellipse" and (points[2] < points[0] or points[3] > points[1]):
+            raise ObjectProblem("bad points", f"ellipse {points} has a negative radius "
+                                              "(the right x is left of the centre or the top y below it)")
         self.common(raw)
         self.attributes(raw.get("attributes"), label)
         elements = raw.get("elements") or []
@@ -209,10 +234,10 @@ class ObjectChecker:
                 bad.part = f", element {quoted(name)}"
                 raise
             if name in seen:
-                raise ObjectProblem("bad skeleton", f"element '{name}' appears twice")
+                raise ObjectProblem("bad skeleton", f"element {quoted(name)} appears twice")
             seen.add(str(name))
             if element["frame"] != frame:
-                raise ObjectProblem("bad skeleton", f"element '{name}' is on frame {element['frame']}, "
+                raise ObjectProblem("bad skeleton", f"element {quoted(name)} is on frame {element['frame']}, "
                                                     f"the skeleton on frame {frame}")
 
     def track(self, raw: Any) -> None:
@@ -225,11 +250,11 @@ class ObjectChecker:
         kinds = self.keyframes(raw, label, None)
         if kinds and (("skeleton" in kinds) != (label.type == "skeleton")):
             what = "is not a skeleton" if "skeleton" in kinds else "is a skeleton; only skeleton tracks can use it"
-            raise ObjectProblem("label does not fit the shape", f"label '{label.name}' {what}")
+            raise ObjectProblem("label does not fit the shape", f"label {quoted(label.name)} {what}")
         elements = raw.get("elements") or []
         if label.type != "skeleton":
             if elements:
-                raise ObjectProblem("bad object", f"a track of label '{label.name}' cannot have elements")
+                raise ObjectProblem("bad object", f"a track of label {quoted(label.name)} cannot have elements")
             return
         if not isinstance(elements, list):
             raise ObjectProblem("bad skeleton", f"'elements' is {short_repr(elements)}, not a list")
@@ -238,9 +263,9 @@ class ObjectChecker:
             if not isinstance(element, dict):
                 raise ObjectProblem("bad skeleton", f"element {short_repr(element)} is not an object")
             sublabel = self.label(element, label)
-            part = f", element '{sublabel.name}'"
+            part = f", element {quoted(sublabel.name)}"
             if sublabel.name in seen:
-                raise ObjectProblem("bad skeleton", f"element '{sublabel.name}' appears twice")
+                raise ObjectProblem("bad skeleton", f"element {quoted(sublabel.name)} appears twice")
             seen.add(sublabel.name)
             try:
                 self.common(element)
@@ -266,14 +291,14 @@ class ObjectChecker:
                 bad.frame = frame_of(shape)
                 raise
         if skeleton is not None and kinds - {"points"}:
-            raise ObjectProblem("bad skeleton", f"skeleton element '{label.name}' has {sorted(kinds)} keyframes")
+            raise ObjectProblem("bad skeleton", f"skeleton element {quoted(label.name)} has {sorted(kinds)} keyframes")
         if len(kinds) > 1:
             raise ObjectProblem("mixed keyframe types", f"keyframes of types {', '.join(sorted(kinds))} "
                                                         "cannot be interpolated into each other")
         if skeleton is not None:
             for shape in shapes:
                 if len(shape.get("points") or []) != 2:
-                    raise ObjectProblem("bad skeleton", f"skeleton element '{label.name}' has a keyframe "
+                    raise ObjectProblem("bad skeleton", f"skeleton element {quoted(label.name)} has a keyframe "
                                                         f"with {len(shape.get('points') or [])} numbers, not 2")
         self.conflicts(raw)
         return kinds
@@ -296,9 +321,14 @@ class ObjectChecker:
                                     frame=frame) from None
 
 
+_SCALAR_TYPES = frozenset({str, int, float, bool})
+_MAX_REMEMBERED = 100_000
+_PLAIN_NUMBER_TYPES = frozenset({int, float})
+
+
 def _plain_numbers(values: list[Any], limit: float) -> bool:
     """The fast path of the coordinate check: ints and floats, all finite and within ``limit``."""
-    if not all(type(v) is float or type(v) is int for v in values):
+    if not _PLAIN_NUMBER_TYPES.issuperset(map(type, values)):
         return False
     return math.isfinite(sum(map(abs, values))) and max(map(abs, values), default=0.0) <= limit
 
@@ -317,6 +347,6 @@ def value_problem(input_type: str, values: list[str], text: str) -> str | None:
     if input_type == "checkbox" and text.lower() not in ("true", "false"):
         return "not true or false"
     if input_type in ("select", "radio") and text not in values:
-        shown = ", ".join(f"'{v}'" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+        shown = ", ".join(f"{quoted(v)}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
         return f"not one of {shown}"
     return None

@@ -46,8 +46,10 @@ def check_zip_members(where: str, members: list[zipfile.ZipInfo]) -> None:
         if info.file_size >= BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1):
             raise BackupError(f"{where}: {info.filename} expands from {info.compress_size} to {info.file_size} "
                               "bytes: this looks like a ZIP bomb, not a task backup")
-        if info.flag_bits & 0x1:
+        if info.flag_bits & 0x41:  # bit 0: encrypted, bit 6: strong encryption
             raise BackupError(f"{where}: {info.filename} is encrypted; export from an unencrypted backup")
+        if info.flag_bits & 0x20:
+            raise BackupError(f"{where}: {info.filename} is stored as patch data, which cannot be read")
         if info.compress_type not in READABLE_METHODS:
             raise BackupError(f"{where}: {info.filename} uses ZIP compression method {info.compress_type}, "
                               "which cannot be read")
@@ -80,12 +82,12 @@ class _TaskJson:
         if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
             raise self.fail(f"{what} is {short_repr(value)}, not {' or '.join(k.__name__ for k in kinds)}")
 
-    def text(self, value: Any, what: str, *, path: bool = False) -> None:
+    def text(self, value: Any, what: str, *, path: bool = False, component: bool = False) -> None:
         if value is None:
             return
         if not isinstance(value, str):
             raise self.fail(f"{what} is {short_repr(value)}, not a string")
-        problem = path_problem(value) if path else text_problem(value)
+        problem = path_problem(value, component=component) if path else text_problem(value)
         if problem:
             raise self.fail(f"{what} {quoted(value)} {problem}")
 
@@ -102,7 +104,7 @@ class _TaskJson:
             if not isinstance(name, str) or not name:
                 raise self.fail(f"{kind} #{index} has no name")
             self.text(name, f"{kind} name", path=True)
-            where = f"{kind} '{name}'" + (f" of skeleton '{parent}'" if parent else "")
+            where = f"{kind} {quoted(name)}" + (f" of skeleton {quoted(parent)}" if parent else "")
             if name in seen:
                 raise self.fail(f"{where} is defined twice")
             seen.add(name)
@@ -128,22 +130,23 @@ class _TaskJson:
             name = spec["name"]
             self.text(name, f"{where}: attribute name")
             if name in seen:
-                raise self.fail(f"{where}: attribute '{name}' is defined twice")
+                raise self.fail(f"{where}: attribute {quoted(name)} is defined twice")
             seen.add(name)
             input_type = spec.get("input_type")
             if input_type is not None and input_type not in INPUT_TYPES:
-                raise self.fail(f"{where}: attribute '{name}' has input_type {short_repr(input_type)}, "
+                raise self.fail(f"{where}: attribute {quoted(name)} has input_type {short_repr(input_type)}, "
                                 f"not one of {', '.join(INPUT_TYPES)}")
             values = spec.get("values")
             if values is not None and not isinstance(values, str) and (
                     not isinstance(values, list) or not all(is_scalar(v) for v in values)):
-                raise self.fail(f"{where}: attribute '{name}' has 'values' {short_repr(values)}, not a list of strings")
+                raise self.fail(f"{where}: attribute {quoted(name)} has 'values' {short_repr(values)}, "
+                                "not a list of strings")
             for value in values if isinstance(values, list) else [values or ""]:
-                self.text(str(value), f"{where}: a value of attribute '{name}'")
+                self.text(str(value), f"{where}: a value of attribute {quoted(name)}")
             default = spec.get("default_value")
             if default is not None and not is_scalar(default):
-                raise self.fail(f"{where}: attribute '{name}' has default_value {short_repr(default)}")
-            self.text(str(default or ""), f"{where}: the default of attribute '{name}'")
+                raise self.fail(f"{where}: attribute {quoted(name)} has default_value {short_repr(default)}")
+            self.text(str(default or ""), f"{where}: the default of attribute {quoted(name)}")
 
     def data(self, raw: Any) -> None:
         self.optional(raw, (dict,), "'data'")
@@ -185,7 +188,7 @@ def check_task_json(where: str, meta: dict[str, Any]) -> None:
     """Raise ``BackupError`` when task.json does not have the structure of a CVAT task backup."""
     check = _TaskJson(where)
     check.text(meta.get("name"), "the task name")
-    check.text(meta.get("subset"), "the subset", path=True)
+    check.text(meta.get("subset"), "the subset", path=True, component=True)
     check.labels(meta.get("labels"))
     check.data(meta.get("data"))
     check.jobs(meta.get("jobs"))
@@ -207,8 +210,8 @@ def check_skeletons(where: str, labels: list[Label]) -> None:
         for problem, found in (("names points that are not its sublabels", unknown),
                                ("has no point for the sublabels", missing), ("names points twice", twice)):
             if found:
-                raise BackupError(f"{where}: task.json: skeleton '{label.name}': the svg {problem}: "
-                                  + ", ".join(f"'{n}'" for n in found))
+                raise BackupError(f"{where}: task.json: skeleton {quoted(label.name)}: the svg {problem}: "
+                                  + ", ".join(f"{quoted(n)}" for n in found))
 
 
 # --- media and jobs ---------------------------------------------------------------------------

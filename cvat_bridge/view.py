@@ -7,18 +7,19 @@ follow CVAT's order: standalone shapes, then track shapes, stable-sorted by z_or
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from cvat_bridge.frames import FrameSelection, frame_info, select_frames
-from cvat_bridge.interpolate import interpolate_track
+from cvat_bridge.interpolate import interpolate_track, iter_track_shapes
 from cvat_bridge.merge import job_annotations, task_annotations
 from cvat_bridge.model import Annotations, FrameInfo, Shape, Tag, Task, Track
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameShape:
     """A shape on one frame, with the attributes CVAT writes for it."""
 
@@ -76,40 +77,70 @@ class ExportView:
         )
 
     def frames(self) -> Iterator[FrameContent]:
-        """Every included frame, empty ones too, with its shapes and tags in CVAT's order."""
+        """Every included frame, empty ones too, with its shapes and tags in CVAT's order.
+
+        Streamed: tracks are interpolated lazily as the frames advance (a heap holds the next
+        shape of each started track, ordered by frame, then track id), so memory holds the
+        current frame's objects rather than every interpolated frame of the export.
+        """
         included = self.included
-        by_frame: dict[int, list[FrameShape]] = defaultdict(list)
+        standalone: dict[int, list[Shape]] = defaultdict(list)
         for shape in self.annotations.shapes:
             if shape.frame in included:
-                by_frame[shape.frame].append(_standalone(shape))
-        for track_id, track in enumerate(self.annotations.tracks):
-            for shape in self.track_shapes(track):
-                if shape.outside:
-                    continue
-                frame_shape = _tracked(track, shape, track_id)
-                if shape.type == "skeleton" and not frame_shape.elements:
-                    continue
-                by_frame[shape.frame].append(frame_shape)
+                standalone[shape.frame].append(shape)
         tags: dict[int, list[Tag]] = defaultdict(list)
         for tag in self.annotations.tags:
             if tag.frame in included:
                 tags[tag.frame].append(tag)
+        tracks = self.annotations.tracks
+        by_start = sorted(range(len(tracks)), key=lambda i: tracks[i].frame)
+        started = 0
+        pending: list[tuple[int, int, Shape, Iterator[Shape]]] = []  # (frame, track id, shape, the rest)
+        deleted = self.task.deleted_frames
+        end = self.end_frame
         for frame in self.selection.frames:
-            shapes = sorted(by_frame.get(frame, []), key=lambda s: s.shape.z_order)
-            yield FrameContent(frame, frame_info(self.task, frame), shapes, tags.get(frame, []))
+            while started < len(by_start) and tracks[by_start[started]].frame <= frame:
+                track_id = by_start[started]
+                rest = iter_track_shapes(tracks[track_id], end, deleted_frames=deleted, included_frames=included)
+                first = next(rest, None)
+                if first is not None:
+                    heapq.heappush(pending, (first.frame, track_id, first, rest))
+                started += 1
+            shapes = [_standalone(s) for s in standalone.pop(frame, ())]
+            while pending and pending[0][0] <= frame:
+                shape_frame, track_id, shape, rest = pending[0]
+                following = next(rest, None)
+                if following is None:
+                    heapq.heappop(pending)
+                else:
+                    heapq.heapreplace(pending, (following.frame, track_id, following, rest))
+                if shape_frame != frame or shape.outside:
+                    continue
+                frame_shape = _tracked(tracks[track_id], shape, track_id)
+                if shape.type == "skeleton" and not frame_shape.elements:
+                    continue
+                shapes.append(frame_shape)
+            shapes.sort(key=_z_order)
+            yield FrameContent(frame, frame_info(self.task, frame), shapes, tags.pop(frame, []))
+
+
+def _z_order(frame_shape: FrameShape) -> int:
+    return frame_shape.shape.z_order
+
 
 
 def _standalone(shape: Shape) -> FrameShape:
+    # attribute dicts of loaded objects are shared (annotations_json): writers get their own copy
     return FrameShape(
         shape=shape,
-        attributes=shape.attributes,
+        attributes=dict(shape.attributes),
         label=shape.label,
         group=shape.group,
         source=shape.source,
         elements=[
-            FrameShape(shape=e, attributes=e.attributes, label=e.label, group=e.group, source=e.source)
+            FrameShape(shape=e, attributes=dict(e.attributes), label=e.label, group=e.group, source=e.source)
             for e in shape.elements
-        ],
+        ] if shape.elements else [],
     )
 
 

@@ -1,6 +1,7 @@
 """Malformed and hostile task backups, each made from fixtures/sample_backup.zip by one mutation.
 
-Every ``Case`` is named after what it breaks and says which fragments the error message must
+Every ``Case`` (``all_cases()``; hostile archives live in ``tests/corpus_archives.py``) is named
+after what it breaks and says which fragments the error message must
 contain, and whether ``--lenient`` can skip the bad object (exit 0) or must still stop (exit 2).
 The sample's objects (fixtures/make_sample.py): job 1 shapes #1 rectangle 'car' (frame 0),
 #2 rotated rectangle, #3 polygon, #4 polyline, #5 points, #6 ellipse, #7 mask (frame 1),
@@ -10,9 +11,7 @@ The sample's objects (fixtures/make_sample.py): job 1 shapes #1 rectangle 'car' 
 
 from __future__ import annotations
 
-import io
 import json
-import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,6 +180,8 @@ annotation_case("polyline_of_one_point", _set("0.shapes.3.points", [2.0, 40.0]),
 annotation_case("points_empty", _set("0.shapes.4.points", []), "shape #5 (points", "0 numbers")
 annotation_case("ellipse_wrong_length", _set("0.shapes.5.points", [30.0, 24.0, 40.0]), "shape #6 (ellipse",
                 "3 numbers")
+annotation_case("ellipse_negative_radius", _set("0.shapes.5.points", [30.0, 0.0, 40.0, 18.0]),
+                "shape #6 (ellipse", "negative radius")
 annotation_case("cuboid_wrong_length", _set("0.shapes.7.points", [1.0] * 14), "shape #8 (cuboid", "14 numbers")
 annotation_case("points_not_a_list", _set("0.shapes.0.points", "4,4,20,16"), SHAPE1, "not a list of numbers")
 annotation_case("points_hold_a_string", _set("0.shapes.0.points", [4.0, "4", 20.0, 16.0]), SHAPE1,
@@ -216,8 +217,8 @@ annotation_case("rectangle_with_elements", _set("0.shapes.0.elements", [{"type":
 annotation_case("conflicting_keyframes", _edit("0.tracks.0.shapes", lambda s: s.append(
     {**s[0], "points": [1.0, 1.0, 9.0, 9.0]})), "frame 0, track #1 ('car')",
                 "two different keyframes on frame 0")
-annotation_case("track_keyframes_of_two_types", _set("0.tracks.0.shapes.1.type", "ellipse"), "track #1",
-                "ellipse, rectangle cannot be interpolated")
+annotation_case("track_keyframes_of_two_types", _set("0.tracks.0.shapes.1.type", "points"), "track #1",
+                "points, rectangle cannot be interpolated")
 annotation_case("track_shapes_not_a_list", _set("0.tracks.0.shapes", {"frame": 0}), "track #1",
                 "not a list of keyframes")
 annotation_case("mask_rle_longer_than_box", _edit("0.shapes.6.points", lambda p: p.insert(0, 5.0)),
@@ -266,6 +267,7 @@ task_case("sublabel_defined_twice", _set("labels.2.sublabels.1.name", "nose"),
 task_case("label_name_with_path_traversal", _set("labels.1.name", "../../../../escaped"),
           "label name '../../../../escaped' contains '..'")
 task_case("label_name_absolute_path", _set("labels.1.name", "/tmp/escaped"), "is an absolute path")
+task_case("subset_with_a_folder", _set("subset", "train/a"), "the subset 'train/a' is not a single file name")
 task_case("subset_with_path_traversal", _set("subset", "../../../../escaped"), "the subset", "contains '..'")
 task_case("attribute_unknown_input_type", _set("labels.0.attributes.0.input_type", "slider"),
           "label 'car': attribute 'model' has input_type 'slider'")
@@ -379,134 +381,8 @@ _zip_case("project_backup", lambda: {"project.json": b"{}", "task_1/task.json": 
           "this is a project backup")
 
 
-# --- hostile archives ------------------------------------------------------------------------------
+def all_cases() -> list[Case]:
+    """This module's cases and the hostile archives of ``tests/corpus_archives.py``."""
+    from tests.corpus_archives import CASES as ARCHIVE_CASES
 
-
-def _raw_case(name: str, build: Callable[[Path], Path], *expect: str, limits: dict[str, Any] | None = None) -> None:
-    CASES.append(Case(name, build, expect, False, limits or {}))
-
-
-def _file(name: str, data: bytes) -> Callable[[Path], Path]:
-    def build(folder: Path) -> Path:
-        path = folder / name
-        path.write_bytes(data)
-        return path
-
-    return build
-
-
-def _zip_bomb(folder: Path) -> Path:
-    """The sample plus a member that inflates about 1000-fold: 96 MiB of zeros in about 100 KiB."""
-    path = folder / "bomb.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sample_members().items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_DATE), data, zipfile.ZIP_DEFLATED)
-        archive.writestr(zipfile.ZipInfo("data/zeros.bmp", date_time=ZIP_DATE), bytes(96 << 20),
-                         zipfile.ZIP_DEFLATED)
-    return path
-
-
-def _patched_central_directory(name: str, patch: Callable[[bytearray, int], None]) -> Callable[[Path], Path]:
-    """The sample zip with a field of task.json's central-directory record changed."""
-
-    def build(folder: Path) -> Path:
-        data = bytearray(SAMPLE.read_bytes())
-        offset = data.find(b"PK\x01\x02")
-        while offset != -1:
-            length = struct.unpack_from("<H", data, offset + 28)[0]
-            if data[offset + 46: offset + 46 + length] == b"task.json":
-                patch(data, offset)
-                break
-            offset = data.find(b"PK\x01\x02", offset + 46)
-        path = folder / name
-        path.write_bytes(bytes(data))
-        return path
-
-    return build
-
-
-def _encrypted(data: bytearray, offset: int) -> None:
-    struct.pack_into("<H", data, offset + 8, struct.unpack_from("<H", data, offset + 8)[0] | 0x1)
-
-
-def _unknown_method(data: bytearray, offset: int) -> None:
-    struct.pack_into("<H", data, offset + 10, 99)
-
-
-def _many_entries(folder: Path) -> Path:
-    members = sample_members()
-    members.update({f"data/extra/{i}.txt": b"" for i in range(40)})
-    return write_zip(folder / "many.zip", members)
-
-
-def _symlink_members(folder: Path) -> Path:
-    """task.json and annotations.json stored as symlink entries pointing outside the backup."""
-    path = folder / "links.zip"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in sample_members().items():
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            if name in ("task.json", "annotations.json"):
-                info.external_attr = (0o120777 << 16)
-                data = b"/etc/passwd"
-            archive.writestr(info, data)
-    return path
-
-
-def _absolute_members(folder: Path) -> Path:
-    members = {("/" if n == "task.json" else "") + n: d for n, d in sample_members().items()}
-    members["../../../../escaped.txt"] = b"outside"
-    return write_zip(folder / "absolute.zip", members)
-
-
-def _folder_with_outside_link(folder: Path) -> Path:
-    """An unpacked backup whose task.json is a symlink to a file outside it."""
-    root = folder / "backup"
-    for name, data in sample_members().items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-    outside = folder / "outside.json"
-    outside.write_bytes((root / "task.json").read_bytes())
-    (root / "task.json").unlink()
-    (root / "task.json").symlink_to(outside)
-    return root
-
-
-def _corrupt_member(folder: Path) -> Path:
-    """annotations.json with flipped bytes in its compressed data (CRC or inflate error)."""
-    data = bytearray(SAMPLE.read_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        info = archive.getinfo("annotations.json")
-    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    for i in range(start + 20, start + 60):
-        data[i] ^= 0x5A
-    path = folder / "corrupt.zip"
-    path.write_bytes(bytes(data))
-    return path
-
-
-_raw_case("not_a_zip", _file("backup.zip", b"this is not a zip file at all\n" * 20), "not a ZIP archive")
-_raw_case("empty_file", _file("backup.zip", b""), "not a ZIP archive")
-_raw_case("empty_zip", lambda folder: write_zip(folder / "empty.zip", {}), "no task.json")
-_raw_case("empty_folder", lambda folder: (folder / "empty").mkdir() or folder / "empty", "no task.json")
-_raw_case("truncated_zip", lambda folder: _file("cut.zip", SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])(folder),
-          "not a ZIP archive")
-_raw_case("zip_bomb", _zip_bomb, "data/zeros.bmp expands", "ZIP bomb")
-_raw_case("too_many_entries", _many_entries, "entries, more than the limit of 30",
-          limits={"validate_task.MAX_ZIP_ENTRIES": 30})
-_raw_case("expands_beyond_limit", lambda folder: write_zip(folder / "big.zip", sample_members()),
-          "expands to", limits={"validate_task.MAX_EXPANDED_BYTES": 10_000})
-_raw_case("encrypted_member", _patched_central_directory("enc.zip", _encrypted), "task.json is encrypted")
-_raw_case("unknown_compression_method", _patched_central_directory("method.zip", _unknown_method),
-          "compression method 99")
-_raw_case("symlink_members", _symlink_members, "no task.json")
-_raw_case("absolute_and_parent_members", _absolute_members, "no task.json")
-_raw_case("folder_with_symlink_outside", _folder_with_outside_link, "no task.json")
-_raw_case("corrupt_member_data", _corrupt_member, "annotations.json")
-_raw_case("missing_backup", lambda folder: folder / "nowhere.zip", "no such file or folder")
-
-
-def case_names() -> list[str]:
-    return [case.name for case in CASES]
-
-
-assert len(set(case_names())) == len(CASES), "case names must be unique"
+    return [*CASES, *ARCHIVE_CASES]

@@ -31,8 +31,9 @@ from cvat_bridge.errors import BackupError
 from cvat_bridge.export import export
 from cvat_bridge.formats.registry import load_formats
 from tests.conftest import REFERENCE, SAMPLE
-from tests.corpus import CASES, Case, backup_with, sample_json, write_zip
+from tests.corpus import Case, all_cases, backup_with, sample_json, write_zip
 
+CASES = all_cases()
 FORMAT = "YOLO 1.0"  # a Datumaro exporter that writes item ids (frame names) as paths
 
 
@@ -59,7 +60,7 @@ def tree(root: Path) -> dict[str, int]:
 
 def assert_one_clear_error(text: str, *fragments: str) -> None:
     assert "Traceback" not in text and "internal error" not in text, text
-    lines = text.strip().splitlines()
+    lines = text.strip().split("\n")
     assert len(lines) == 1 and lines[0].startswith("error: "), text
     for fragment in fragments:
         assert fragment in text, f"{fragment!r} not in {text!r}"
@@ -243,8 +244,9 @@ def test_random_mutations_end_in_exit_0_or_2_and_leave_nothing_behind(
     assert "Traceback" not in text and "internal error" not in text, f"{description}: {text}"
     written = set(tree(root)) - set(before)
     if code == 2:  # one error line, last (after the list of skipped objects with --lenient)
-        errors = [line for line in text.strip().splitlines() if line.startswith("error: ")]
-        assert len(errors) == 1 and text.strip().splitlines()[-1] == errors[0], f"{description}: {text}"
+        lines = text.strip().split("\n")
+        errors = [line for line in lines if line.startswith("error: ")]
+        assert len(errors) == 1 and lines[-1] == errors[0], f"{description}: {text}"
         assert written == set(), f"{description}: {written}"
     else:
         assert written == {target.relative_to(root).as_posix()}, f"{description}: {written}"
@@ -265,3 +267,27 @@ def test_skeleton_svg_is_read_without_entities_and_in_linear_time() -> None:
         started = time.perf_counter()
         skeleton_layout(Label("s", type="skeleton", svg=svg, sublabels=sublabels))
         assert time.perf_counter() - started < 1.0
+
+
+@settings(max_examples=FUZZ_EXAMPLES or 40, deadline=None, derandomize=not FUZZ_EXAMPLES,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_random_byte_damage_to_the_archive_ends_in_exit_0_or_2(
+        flips: list[tuple[float, int]], cut: float | None, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    data = bytearray(SAMPLE.read_bytes())
+    for where, mask in flips:
+        data[int(where * len(data))] ^= mask
+    if cut is not None:
+        del data[int(cut * len(data)):]
+    root = tmp_path_factory.mktemp("damage")
+    (root / "b.zip").write_bytes(bytes(data))
+    before = tree(root)
+    code, text = run_cli(["export", "--task", str(root / "b.zip"), "--format", "CVAT for images 1.1",
+                          "-o", str(root / "out.zip")], monkeypatch, capsys)
+    assert code in (0, 2), text
+    assert "Traceback" not in text and "internal error" not in text, text
+    if code == 2:
+        assert_one_clear_error(text)
+        assert tree(root) == before

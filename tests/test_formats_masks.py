@@ -184,8 +184,8 @@ def test_reads_back_like_cvats_archive(format_name: str, folder: str, importer: 
 
 
 @pytest.mark.parametrize(("format_name", "importer"), [
-    ("Segmentation Mask 1.0", "voc_segmentation"), ("CamVid 1.0", "camvid"), ("KITTI 1.0", "kitti_segmentation"),
-    ("Open Images 1.0", "open_images"), ("ICDAR Segmentation 1.0", "icdar_text_segmentation"),
+    ("Segmentation Mask 1.0", "voc_segmentation"), ("CamVid 1.0", "camvid"), ("Open Images 1.0", "open_images"),
+    ("ICDAR Segmentation 1.0", "icdar_text_segmentation"),
 ])
 def test_sample_backup_reads_back(format_name: str, importer: str, tmp_path: Path) -> None:
     """The project's own sample: images in sub-folders (item ids with a '/'), a deleted frame."""

@@ -21,7 +21,7 @@ from cvat_bridge.errors import CvatBridgeError
 from cvat_bridge.export import export
 from cvat_bridge.formats.registry import load_formats
 from tests.conftest import ROOT, SAMPLE
-from tests.corpus import sample_json, write_zip
+from tests.corpus import backup_with, sample_json, write_zip
 from tests.test_bad_input import run_cli, tree
 
 CLI = [sys.executable, "-m", "cvat_bridge.cli"]
@@ -147,6 +147,27 @@ def test_outputs_that_would_destroy_the_backup_or_the_working_folder_are_refused
     assert text.startswith("error: ") and "output" in text
     assert tree(tmp_path) == before
     assert hashlib.sha256(SAMPLE.read_bytes()).hexdigest() == digest
+
+
+def test_a_name_the_format_cannot_write_stops_with_exit_2_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A label name with '/' is valid in CVAT, but PASCAL VOC writes label names as file names."""
+    task, annotations = sample_json()
+    task["labels"][1]["name"] = "per/son"
+    for job in annotations:
+        for obj in [*job["tags"], *job["shapes"], *job["tracks"]]:
+            obj["label"] = "per/son" if obj["label"] == "person" else obj["label"]
+    backup = write_zip(tmp_path / "b.zip", backup_with(task=task, annotations=annotations))
+    out = tmp_path / "out"
+    out.mkdir()
+    code, text = run_cli(["export", "--task", str(backup), "--format", "PASCAL VOC 1.0", "-o", str(out / "voc.zip")],
+                         monkeypatch, capsys)
+    assert code == 2, text
+    assert text.startswith("error: PASCAL VOC 1.0: cannot write 'ImageSets/Main/per/son_train.txt'"), text
+    assert list(out.iterdir()) == []
+    code, text = run_cli(["export", "--task", str(backup), "--format", "COCO 1.0", "-o", str(out / "coco.zip")],
+                         monkeypatch, capsys)
+    assert code == 0, text
 
 
 def test_stale_work_folders_of_dead_exports_are_removed_and_live_ones_kept(tmp_path: Path) -> None:

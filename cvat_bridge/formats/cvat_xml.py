@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.meta import ExportMeta
@@ -31,40 +30,61 @@ def _num(value: float) -> str:
 
 def _attr(value: str) -> str:
     """An attribute value quoted exactly as ``xml.sax.saxutils.quoteattr`` does, fast for plain text."""
-    return quoteattr(value) if _NEEDS_ESCAPE.search(value) else f'"{value}"'
+    if not _NEEDS_ESCAPE.search(value):
+        return f'"{value}"'
+    from xml.sax.saxutils import quoteattr  # imports urllib.request: only when a value needs it
+
+    return quoteattr(value)
 
 
 def _text(value: str) -> str:
-    return escape(value) if _NEEDS_ESCAPE.search(value) else value
+    if not _NEEDS_ESCAPE.search(value):
+        return value
+    from xml.sax.saxutils import escape
+
+    return escape(value)
 
 
 class XmlWriter:
-    """Minimal pretty-printing XML writer matching CVAT's output byte for byte."""
+    """Minimal pretty-printing XML writer matching CVAT's output byte for byte.
+
+    Output is gathered in a list and written in large pieces (``end`` writes the rest): one
+    ``write`` per element part was a good share of the time of big exports.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.depth = 0
-        self.stream.write('<?xml version="1.0" encoding="utf-8"?>')
+        self._parts: list[str] = ['<?xml version="1.0" encoding="utf-8"?>']
+
+    def flush(self) -> None:
+        self.stream.write("".join(self._parts))
+        self._parts.clear()
+
+    def _start(self, tag: str, attrs: Iterable[tuple[str, str]]) -> str:
+        attrs = attrs if isinstance(attrs, list) else list(attrs)
+        if _NEEDS_ESCAPE.search("".join([v for _, v in attrs])):
+            attr_text = "".join([f" {k}={_attr(v)}" for k, v in attrs])
+        else:  # the usual case: one search for all values
+            attr_text = "".join([f' {k}="{v}"' for k, v in attrs])
+        return f"\n{'  ' * self.depth}<{tag}{attr_text}>"
 
     def open(self, tag: str, attrs: Iterable[tuple[str, str]] = ()) -> None:
-        attr_text = "".join([f" {k}={_attr(v)}" for k, v in attrs])
-        self.stream.write(f"\n{'  ' * self.depth}<{tag}{attr_text}>")
+        self._parts.append(self._start(tag, attrs))
         self.depth += 1
+        if len(self._parts) >= 8192:
+            self.flush()
 
     def close(self, tag: str, inline: bool = False) -> None:
         self.depth -= 1
-        if inline:
-            self.stream.write(f"</{tag}>")
-        else:
-            self.stream.write(f"\n{'  ' * self.depth}</{tag}>")
+        self._parts.append(f"</{tag}>" if inline else f"\n{'  ' * self.depth}</{tag}>")
 
     def leaf(self, tag: str, text: str = "", attrs: Iterable[tuple[str, str]] = ()) -> None:
-        self.open(tag, attrs)
-        self.stream.write(_text(text))
-        self.close(tag, inline=True)
+        self._parts.append(f"{self._start(tag, attrs)}{_text(text)}</{tag}>")
 
     def end(self) -> None:
-        self.stream.write("\n")
+        self._parts.append("\n")
+        self.flush()
 
 
 def _write_labels(w: XmlWriter, labels: list[Label]) -> None:

@@ -49,7 +49,7 @@ def _map_path() -> Path:
 @cache
 def load_formats() -> tuple[FormatSpec, ...]:
     with open(_map_path(), encoding="utf-8") as f:
-        rows = yaml.safe_load(f)["formats"]
+        rows = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["formats"]  # C: 5x faster
     return tuple(FormatSpec(**row) for row in rows)
 
 

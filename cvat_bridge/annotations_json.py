@@ -1,0 +1,177 @@
+"""annotations.json of a task backup: read one job entry at a time, parsed into model objects.
+
+Reading job by job keeps memory near the size of the parsed task: the whole JSON tree of a
+big task takes several times the memory of the objects made from it (10x ``large``: 1.1 GB
+against 0.2 GB). The entries are cut at the text between two jobs (``},{"version":``) and each
+piece is parsed on its own; when the pieces do not all parse, the file is read whole, as before.
+That is exact: pieces that each parse as JSON, joined by commas inside brackets, form an array
+whose elements are exactly those values, and a JSON text has one parse.
+
+The parser shares repeated strings (types, labels, sources) and equal attribute dicts between
+objects, which halves the memory of big tasks: treat ``attributes`` of loaded objects as read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import IO, Any
+
+from cvat_bridge.model import Annotations, Shape, Tag, Track
+
+# the text between two job entries; the entry after it starts with its "version" key
+_JOB_SEPARATOR = re.compile(rb'\}\s{0,64},\s{0,64}(?=\{\s{0,64}"version"\s{0,64}:)')
+_CHUNK_BYTES = 1 << 24
+_LONGEST_SEPARATOR = 512  # bytes: how far before the end of what was scanned a separator may begin
+
+
+class NotSplittable(Exception):
+    """annotations.json cannot be read entry by entry: read it whole instead."""
+
+
+def _loads(piece: bytes) -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson comes with datumaro
+        loads, errors = json.loads, (ValueError, RecursionError)
+    else:
+        loads, errors = orjson.loads, (orjson.JSONDecodeError, RecursionError)
+    try:
+        return loads(piece)
+    except errors:
+        raise NotSplittable from None
+
+
+def iter_entries(stream: IO[bytes]) -> Iterator[Any]:
+    """The entries of the JSON array in ``stream``, parsed one by one (raises ``NotSplittable``)."""
+    buffer = bytearray()
+    scanned = 0  # bytes at the start of ``buffer`` already searched for separators
+    started = False
+    while True:
+        chunk = stream.read(_CHUNK_BYTES)
+        buffer += chunk
+        if not started:
+            text = buffer.lstrip()
+            if not text:
+                if not chunk:
+                    raise NotSplittable
+                continue
+            if not text.startswith(b"["):
+                raise NotSplittable
+            del buffer[: len(buffer) - len(text) + 1]
+            started = True
+        spans = [m.span() for m in _JOB_SEPARATOR.finditer(buffer, max(0, scanned - _LONGEST_SEPARATOR))]
+        position = 0
+        for begin, end in spans:
+            yield _loads(bytes(buffer[position: begin + 1]))
+            position = end
+        del buffer[:position]
+        scanned = len(buffer)
+        if not chunk:
+            break
+    tail = bytes(buffer).rstrip()
+    if not tail.endswith(b"]"):
+        raise NotSplittable
+    body = tail[:-1]
+    if body.strip():
+        yield _loads(body)
+
+
+def as_bool(value: Any) -> bool:
+    if value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
+
+
+def _normalise_source(source: str) -> str:
+    return "manual" if source == "Ground truth" else source
+
+
+class AnnotationParser:
+    """Raw (validated) annotation objects → model objects, sharing repeated values."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._attributes: dict[tuple[Any, ...], dict[str, str]] = {}
+        self._numbers: dict[int, int] = {}  # frame numbers above 256 are an object each otherwise
+
+    def text(self, value: Any) -> str:
+        text = str(value)
+        return self._strings.setdefault(text, text)
+
+    def frame(self, value: Any) -> int:
+        number = int(value)
+        return self._numbers.setdefault(number, number)
+
+    def attributes(self, raw: list[dict[str, Any]] | None) -> dict[str, str]:
+        if not raw:
+            key: tuple[Any, ...] = ()
+        else:
+            key = tuple([(a["name"], type(value), value) for a in raw for value in (a.get("value", ""),)])
+        try:
+            found = self._attributes.get(key)
+        except TypeError:  # an unhashable value (not validated): nothing to share
+            return {str(a["name"]): str(a.get("value", "")) for a in raw or []}
+        if found is None:
+            found = self._attributes[key] = {self.text(name): self.text(value) for name, _, value in key}
+        return found
+
+    def shape(self, raw: dict[str, Any], keyframe: bool = True) -> Shape:
+        get = raw.get  # the hottest function of a load: one call per shape and keyframe
+        text = self.text
+        elements = get("elements")
+        score = get("score")
+        return Shape(
+            type=text(get("type", "")),
+            frame=self.frame(get("frame", 0)),
+            points=list(map(float, get("points") or ())),
+            label=text(get("label", "")),
+            occluded=as_bool(get("occluded", False)),
+            outside=as_bool(get("outside", False)),
+            z_order=int(get("z_order") or 0),
+            rotation=float(get("rotation") or 0.0),
+            group=int(get("group") or 0),
+            source=text(get("source") or "manual"),
+            attributes=self.attributes(get("attributes")),
+            elements=[self.shape(e) for e in elements] if elements else [],
+            score=1.0 if score is None else float(score),
+            keyframe=keyframe,
+        )
+
+    def track(self, raw: dict[str, Any]) -> Track:
+        return Track(
+            label=self.text(raw.get("label", "")),
+            frame=int(raw.get("frame", 0)),
+            shapes=[self.shape(s) for s in raw.get("shapes") or []],
+            group=int(raw.get("group") or 0),
+            source=self.text(raw.get("source") or "manual"),
+            attributes=self.attributes(raw.get("attributes")),
+            elements=[self.track(e) for e in raw.get("elements") or []],
+        )
+
+    def tag(self, raw: dict[str, Any]) -> Tag:
+        return Tag(
+            label=self.text(raw.get("label", "")),
+            frame=int(raw.get("frame", 0)),
+            group=int(raw.get("group") or 0),
+            source=_normalise_source(self.text(raw.get("source") or "manual")),
+            attributes=self.attributes(raw.get("attributes")),
+        )
+
+    def annotations(self, raw: dict[str, Any]) -> Annotations:
+        """One job's element of annotations.json."""
+        tags = [self.tag(t) for t in raw.get("tags") or []]
+        shapes = [self.shape(s) for s in raw.get("shapes") or []]
+        tracks = [self.track(t) for t in raw.get("tracks") or []]
+        for obj in [*shapes, *tracks]:
+            if obj.source == "Ground truth":
+                obj.source = "manual"
+        return Annotations(tags=tags, shapes=shapes, tracks=tracks)
+
+
+def parse_annotations(raw: dict[str, Any], parser: AnnotationParser | None = None) -> Annotations:
+    """One job's element of annotations.json (already validated)."""
+    return (parser or AnnotationParser()).annotations(raw)
