@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from enum import Enum
 from pathlib import Path
@@ -163,10 +164,20 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+class _WarningHandler(logging.Handler):
+    """Our library's warnings (e.g. generated ICDAR attributes) as one ``warning:`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    library_log = logging.getLogger("cvat_bridge")
+    library_log.addHandler(_WarningHandler(logging.WARNING))
+    library_log.propagate = False
     try:
         result = app(standalone_mode=False)
         if isinstance(result, int) and result:
