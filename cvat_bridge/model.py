@@ -7,8 +7,8 @@ Attribute values are kept as the strings CVAT stores; typing happens at translat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cvat_bridge.validate import Problem
@@ -68,6 +68,23 @@ class Shape:
     elements: list[Shape] = field(default_factory=list)
     score: float = 1.0
     keyframe: bool = True
+
+
+def replace_shape(shape: Shape, **changes: Any) -> Shape:
+    """``dataclasses.replace`` for a Shape without its per-call field introspection (4x faster;
+    it is called per object in big exports)."""
+    copy = Shape(shape.type, shape.frame, shape.points, shape.label, shape.occluded, shape.outside, shape.z_order,
+                 shape.rotation, shape.group, shape.source, shape.attributes, shape.elements, shape.score,
+                 shape.keyframe)
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
+
+
+# replace_shape lists the fields in this order: a new or moved field must be added there too
+assert tuple(f.name for f in fields(Shape)) == (
+    "type", "frame", "points", "label", "occluded", "outside", "z_order", "rotation", "group", "source",
+    "attributes", "elements", "score", "keyframe")
 
 
 @dataclass(slots=True)

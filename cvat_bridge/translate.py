@@ -31,7 +31,7 @@ from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.media import Image
 
 from cvat_bridge.errors import BackupError, FormatError
-from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message
+from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message, round2
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.model import Label as CvatLabel
 from cvat_bridge.model import Tag, Task
@@ -188,8 +188,12 @@ class Converter:
 def with_exact_points(annotation: Any, points: list[float]) -> Any:
     """Give a shape CVAT's coordinates: float64 rounded to 2 digits, as CVAT's Datumaro fork keeps
     them. Upstream Datumaro 1.13 passes them through float32 (11.9 → 11.8999996), which moves
-    rasterised mask edges by a pixel; assigning after construction skips its converter."""
-    annotation.points = np.around(np.asarray(points, dtype=np.float64), COORDINATE_ROUNDING_DIGITS).tolist()
+    rasterised mask edges by a pixel; assigning after construction skips its converter.
+    ``round2`` is ``numpy.around(v, 2)`` without a NumPy call per object."""
+    if COORDINATE_ROUNDING_DIGITS == 2:
+        annotation.points = [round2(v) for v in points]
+    else:  # pragma: no cover - Datumaro 1.13 rounds to 2 digits
+        annotation.points = np.around(np.asarray(points, dtype=np.float64), COORDINATE_ROUNDING_DIGITS).tolist()
     return annotation
 
 

@@ -178,3 +178,25 @@ def test_these_formats_do_not_import_datumaro(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_frames_that_would_be_one_item_are_refused(tmp_path: Path) -> None:
+    """``x.png`` and ``x.bmp`` are both item ``x`` (one YOLO label file): Datumaro refuses them, and so do we."""
+    from datumaro.components.errors import RepeatedItemError
+
+    from cvat_bridge.errors import FormatError
+    from tests.builders import png, task_json, write_backup
+
+    box = {"type": "rectangle", "occluded": False, "outside": False, "z_order": 0, "rotation": 0.0,
+           "points": [1.0, 1.0, 5.0, 5.0], "frame": 0, "group": 0, "source": "manual", "attributes": [],
+           "elements": [], "label": "car"}
+    backup = write_backup(tmp_path / "b.zip", task_json(stop_frame=1),
+                          [{"version": 0, "tags": [], "shapes": [box], "tracks": []}],
+                          {"x.png": png(8, 6), "x.bmp": png(8, 6)})
+    task = load_task(backup)
+    with pytest.raises(RepeatedItemError):
+        export_task(task, DATUMARO_ROWS["COCO 1.0"], tmp_path / "dm.zip")
+    for format_name in DATUMARO_ROWS:
+        with pytest.raises(FormatError, match=r"'x.bmp' and 'x.png' would both be item 'x'"):
+            export_task(task, find_format(format_name), tmp_path / "ours.zip")
+        assert not (tmp_path / "ours.zip").exists()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import IO
 
 from cvat_bridge.formats.cvat_xml import SHAPE_TAGS, XmlWriter, _geometry, _group, _write_attributes, write_meta
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.interpolate import video_track_shapes
 from cvat_bridge.meta import ExportMeta
-from cvat_bridge.model import Shape, Track
+from cvat_bridge.model import Shape, Track, replace_shape
 from cvat_bridge.view import ExportView
 
 
@@ -58,10 +57,10 @@ def shape_as_track(shape: Shape, view: ExportView) -> tuple[Track, list[Shape]]:
     stop_abs = absolute_frame(task, view.selection.stop)
 
     def frames_of(s: Shape) -> list[Shape]:
-        first = replace(s, keyframe=True, outside=False, attributes={}, elements=[])
+        first = replace_shape(s, keyframe=True, outside=False, attributes={}, elements=[])
         result = [first]
         if absolute_frame(task, s.frame) + task.step < stop_abs:
-            result.append(replace(first, frame=s.frame + 1, outside=True))
+            result.append(replace_shape(first, frame=s.frame + 1, outside=True))
         return result
 
     track = Track(label=shape.label, frame=shape.frame, shapes=[], group=shape.group, source=shape.source,
@@ -73,9 +72,10 @@ def shape_as_track(shape: Shape, view: ExportView) -> tuple[Track, list[Shape]]:
             element_track = Track(label=element.label, frame=element.frame, shapes=[],
                                   attributes=dict(element.attributes))
             track.elements.append(element_track)
-            element_frames.append([replace(f, outside=f.outside or element.outside, occluded=element.occluded,
-                                           points=element.points, type=element.type, label=element.label)
-                                   for f in frames_of(element)])
+            element_frames.append([
+                replace_shape(f, outside=f.outside or element.outside, occluded=element.occluded,
+                              points=element.points, type=element.type, label=element.label)
+                for f in frames_of(element)])
         for index, parent in enumerate(shapes):
             parent.elements = [frames[index] for frames in element_frames]
     return track, shapes

@@ -82,6 +82,12 @@ class XmlWriter:
     def leaf(self, tag: str, text: str = "", attrs: Iterable[tuple[str, str]] = ()) -> None:
         self._parts.append(f"{self._start(tag, attrs)}{_text(text)}</{tag}>")
 
+    def attribute_leaves(self, attributes: dict[str, str]) -> None:
+        """``<attribute name="...">value</attribute>`` for each item: ``leaf`` in one step."""
+        indent = "\n" + "  " * self.depth
+        self._parts.extend([f"{indent}<attribute name={_attr(name)}>{_text(value)}</attribute>"
+                            for name, value in attributes.items()])
+
     def end(self) -> None:
         self._parts.append("\n")
         self.flush()
@@ -165,7 +171,7 @@ def write_meta(w: XmlWriter, view: ExportView, meta: ExportMeta) -> None:
 def _geometry(shape: Shape) -> list[tuple[str, str]]:
     p = shape.points
     if shape.type == "rectangle":
-        attrs = [("xtl", _num(p[0])), ("ytl", _num(p[1])), ("xbr", _num(p[2])), ("ybr", _num(p[3]))]
+        attrs = [("xtl", f"{p[0]:.2f}"), ("ytl", f"{p[1]:.2f}"), ("xbr", f"{p[2]:.2f}"), ("ybr", f"{p[3]:.2f}")]
         if shape.rotation:
             attrs.append(("rotation", _num(shape.rotation)))
         return attrs
@@ -181,12 +187,12 @@ def _geometry(shape: Shape) -> list[tuple[str, str]]:
         rle = ", ".join(str(int(v)) for v in p[:-4])
         return [("rle", rle), ("left", str(left)), ("top", str(top)),
                 ("width", str(right - left + 1)), ("height", str(bottom - top + 1))]
-    return [("points", ";".join(f"{_num(p[i])},{_num(p[i + 1])}" for i in range(0, len(p) - 1, 2)))]
+    return [("points", ";".join([f"{p[i]:.2f},{p[i + 1]:.2f}" for i in range(0, len(p) - 1, 2)]))]
 
 
 def _write_attributes(w: XmlWriter, attributes: dict[str, str]) -> None:
-    for name, value in attributes.items():
-        w.leaf("attribute", value, [("name", name)])
+    if attributes:
+        w.attribute_leaves(attributes)
 
 
 def _group(group: int) -> list[tuple[str, str]]:

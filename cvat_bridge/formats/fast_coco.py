@@ -262,6 +262,7 @@ def export_coco(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_image
                 media: Any = None, merge_images: bool = False) -> None:
     labels = LabelTable(view.task)
     names = FrameNames(view, media)
+    names.check_unique(view)
     subset = subset_name(view)
     converter = CocoInstances(labels)
     ann_dir = out_dir / "annotations"

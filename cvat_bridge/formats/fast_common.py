@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cvat_bridge.errors import BackupError, FormatError
+from cvat_bridge.frames import frame_info
 from cvat_bridge.model import Label, Task
 from cvat_bridge.view import ExportView
 
@@ -101,6 +102,17 @@ class FrameNames:
         self.video = view.task.media_kind == "video"
         self.video_ext = media.frame_ext if media is not None else VIDEO_FRAME_EXT
         self.default_ext = default_ext
+
+    def check_unique(self, view: ExportView) -> None:
+        """Refuse frames whose names differ only by extension (``a.png``, ``a.jpg``): they would
+        be one item, one label file. Datumaro refuses them too (``RepeatedItemError``)."""
+        seen: dict[str, str] = {}
+        for frame in view.selection.frames:
+            name = frame_info(view.task, frame).name
+            other = seen.setdefault(self.item_id(name), name)
+            if other != name:
+                raise FormatError(f"the frames '{other}' and '{name}' would both be item '{self.item_id(name)}' "
+                                  "(names that differ only by extension); rename one of them in the task")
 
     def item_id(self, name: str) -> str:
         return (name if self.video else osp.splitext(name)[0]).replace("\\", "/")

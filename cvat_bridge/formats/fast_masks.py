@@ -115,18 +115,19 @@ def summary(bitmap: Bitmap, width: int, height: int) -> tuple[list[int], int, li
     columns = np.zeros((w, height), dtype=np.uint8)  # the covered columns, top to bottom
     columns[:, bitmap.y: bitmap.y + h] = bitmap.data.T
     flat = columns.ravel()
-    edges = (np.flatnonzero(flat[1:] != flat[:-1]) + 1).tolist()
-    if not flat.size or (not edges and not flat[0]):
+    edges = np.nonzero(flat[1:] != flat[:-1])[0]
+    if not flat.size or (not edges.size and not flat[0]):
         return [width * height], 0, [0.0, 0.0, 0.0, 0.0]
-    bounds = [0, *edges, flat.size]
-    counts = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+    bounds = np.empty(edges.size + 2, dtype=np.int64)
+    bounds[0], bounds[1:-1], bounds[-1] = 0, edges + 1, flat.size
+    counts = (bounds[1:] - bounds[:-1]).tolist()
     first = 0 if flat[0] else 1  # index of the first run of ones
     area = sum(counts[first::2])
     # toBbox: columns from the first and last set pixel (column-major order), rows from the data
     # (a run that wraps into the next column covers the last and the first row anyway)
-    x0 = bounds[first] // height
-    x1 = ((flat.size if flat[-1] else bounds[-2]) - 1) // height
-    rows = np.flatnonzero(bitmap.data.any(axis=1))
+    x0 = int(bounds[first]) // height
+    x1 = (int(bounds[-1] if flat[-1] else bounds[-2]) - 1) // height
+    rows = np.nonzero(bitmap.data.any(axis=1))[0]
     y0, y1 = bitmap.y + int(rows[0]), bitmap.y + int(rows[-1])
     before, after = bitmap.x * height, (width - bitmap.x - w) * height
     if first == 0:

@@ -29,6 +29,7 @@ def export_mot(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images
                media: Any = None) -> None:
     labels = LabelTable(view.task)
     names = FrameNames(view, media)
+    names.check_unique(view)
     class_ids = {name: index + 1 for name, index in labels.top_level_ids().items()}
     special = {name for name in class_ids
                if _ROW_ATTRIBUTES & {a.name for a in labels.labels[class_ids[name] - 1].attributes}}

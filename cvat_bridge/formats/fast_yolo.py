@@ -33,6 +33,7 @@ def export_yolo(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_image
                 media: Any = None) -> None:
     labels = LabelTable(view.task)
     names = FrameNames(view, media)
+    names.check_unique(view)
     subset = subset_name(view)
     if subset == DEFAULT_SUBSET:
         subset = DEFAULT_YOLO_SUBSET
