@@ -5,8 +5,10 @@
     python bench/run.py --formats "COCO 1.0,MOT 1.1" --repeat 3
     python bench/run.py --reference overlap32 --overlap-synthetic 10 --formats "CVAT for video 1.1,MOT 1.1,COCO 1.0"
 
-Each export runs in its own process (`os.wait4` gives its peak RSS); the median of --repeat runs is shown.
-CVAT's seconds come from ../shared/cvat-reference/large/cvat_timings.csv (CVAT 2.15, same machine kind).
+Each export runs in its own process (`os.wait4` gives its peak RSS and CPU time); the median of --repeat
+runs is shown. "CPU s" is user + system time of that process: on a machine shared with other work it
+moves less than the wall time. CVAT's seconds come from ../shared/cvat-reference/large/cvat_timings.csv
+and overlap32/README.md (CVAT 2.15, same machine kind).
 """
 
 from __future__ import annotations
@@ -36,15 +38,19 @@ def cvat_seconds() -> dict[str, float]:
         return {row["format"]: float(row["median_s"]) for row in csv.DictReader(f) if row["save_images"] == "False"}
 
 
-def run_once(cli: str, backup: Path, fmt: str, out: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one export process."""
+# ../shared/cvat-reference/overlap32/README.md, "Timings" (one run each, without images)
+OVERLAP32_CVAT_SECONDS = {"CVAT for video 1.1": 31.1, "MOT 1.1": 31.1, "COCO 1.0": 32.6}
+
+
+def run_once(cli: str, backup: Path, fmt: str, out: Path) -> tuple[float, int, int, float]:
+    """(wall seconds, peak RSS in MB, exit code, CPU seconds) of one export process."""
     start = time.perf_counter()
     process = subprocess.Popen([cli, "export", "--task", str(backup), "--format", fmt, "-o", str(out),
                                 "--overwrite", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss // 1024, process.returncode
+    return elapsed, usage.ru_maxrss // 1024, process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -87,20 +93,23 @@ def main() -> None:
             make_overlap_task(factor, path)
         tasks.append((f"overlap x{factor}", path))
     baseline = cvat_seconds()
-    print("| task | format | ours s | CVAT s | ratio | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("| task | format | ours s | CPU s | CVAT s | ratio | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for task_name, backup in tasks:
             for spec in specs:
                 runs = [run_once(args.cli, backup, spec.name, Path(tmp) / "out.zip") for _ in range(args.repeat)]
-                if any(code for _, _, code in runs):
-                    print(f"| {task_name} | {spec.name} | failed (exit {runs[0][2]}) | | | |", flush=True)
+                if any(r[2] for r in runs):
+                    print(f"| {task_name} | {spec.name} | failed (exit {runs[0][2]}) | | | | |", flush=True)
                     continue
                 seconds = statistics.median(r[0] for r in runs)
+                cpu = statistics.median(r[3] for r in runs)
                 rss = max(r[1] for r in runs)
-                cvat = baseline.get(spec.display_name) if task_name == "large" else None
+                cvat = {"large": baseline, "overlap32": OVERLAP32_CVAT_SECONDS}.get(task_name, {}).get(
+                    spec.display_name)
                 ratio = f"{seconds / cvat:.2f}" if cvat else ""
-                print(f"| {task_name} | {spec.name} | {seconds:.2f} | {cvat or ''} | {ratio} | {rss} |", flush=True)
+                print(f"| {task_name} | {spec.name} | {seconds:.2f} | {cpu:.2f} | {cvat or ''} | {ratio} | {rss} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

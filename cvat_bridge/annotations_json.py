@@ -124,21 +124,21 @@ class AnnotationParser:
         text = self.text
         elements = get("elements")
         score = get("score")
-        return Shape(
-            type=text(get("type", "")),
-            frame=self.frame(get("frame", 0)),
-            points=list(map(float, get("points") or ())),
-            label=text(get("label", "")),
-            occluded=as_bool(get("occluded", False)),
-            outside=as_bool(get("outside", False)),
-            z_order=int(get("z_order") or 0),
-            rotation=float(get("rotation") or 0.0),
-            group=int(get("group") or 0),
-            source=text(get("source") or "manual"),
-            attributes=self.attributes(get("attributes")),
-            elements=[self.shape(e) for e in elements] if elements else [],
-            score=1.0 if score is None else float(score),
-            keyframe=keyframe,
+        return Shape(  # positional: faster than keywords (model.py checks the field order)
+            text(get("type", "")),
+            self.frame(get("frame", 0)),
+            list(map(float, get("points") or ())),
+            text(get("label", "")),
+            as_bool(get("occluded", False)),
+            as_bool(get("outside", False)),
+            int(get("z_order") or 0),
+            float(get("rotation") or 0.0),
+            int(get("group") or 0),
+            text(get("source") or "manual"),
+            self.attributes(get("attributes")),
+            [self.shape(e) for e in elements] if elements else [],
+            1.0 if score is None else float(score),
+            keyframe,
         )
 
     def track(self, raw: dict[str, Any]) -> Track:

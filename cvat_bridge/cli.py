@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from enum import Enum
@@ -80,6 +81,9 @@ def export(
     if not spec.implemented:
         _fail(f"format '{spec.name}' is not implemented yet")
     loaded = load_task(task, lenient=lenient)
+    # the loaded task lives until the process ends: keep the collector from walking its millions of
+    # objects again and again while the export runs (about 12% of the time of big tasks)
+    gc.freeze()
     _report_skipped(loaded.skipped)
     if job is not None and job > len(loaded.jobs):
         _fail(f"job {job} does not exist: the task has {len(loaded.jobs)} jobs (see 'cvat-bridge inspect')")

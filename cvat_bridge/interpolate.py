@@ -306,6 +306,7 @@ def _sequence(
 ) -> Iterator[Shape]:
     keys = keyframes(track, deleted_frames)
     first = max(track.frame, start_frame)
+    filtered = bool(deleted_frames) or included_frames is not None
 
     def wanted(frame: int) -> bool:
         return (
@@ -329,7 +330,11 @@ def _sequence(
         if fill and nxt is not None and nxt.type != key.type:
             _interpolator(key, nxt)  # raises, as CVAT does even when no frame lies between
         gap_end = min(nxt.frame, end_frame) if nxt is not None else end_frame
-        gap = [f for f in range(max(key.frame + 1, first), gap_end) if wanted(f)] if fill else []
+        gap: Sequence[int] = ()
+        if fill:  # frames between this keyframe and the next, all within [first, end_frame)
+            gap = range(max(key.frame + 1, first), gap_end)
+            if filtered:
+                gap = [f for f in gap if f not in deleted_frames and (included_frames is None or f in included_frames)]
         keep = wanted(key.frame)
         if not keep and not gap:
             continue
@@ -452,7 +457,8 @@ def window_shapes(track: Track, start_frame: int, end_frame: int) -> list[Shape]
         low = max(0, bisect_right(frames, start_frame) - 1)
         high = bisect_left(frames, end_frame) + 1
         if low > 0 or high < len(frames):
-            track = replace(track, shapes=track.shapes[low:high], elements=[])
+            track = Track(label=track.label, frame=track.frame, shapes=track.shapes[low:high], group=track.group,
+                          source=track.source, attributes=track.attributes)
     return list(_sequence(
         track, end_frame, start_frame=start_frame, deleted_frames=(), included_frames=None,
         include_outside=False, with_attributes=False,

@@ -13,30 +13,27 @@ start after the overlap, then its unmatched overlap objects (grouped by frame).
 Similarities are CVAT's: tags match by label; shapes by IoU computed with shapely
 (rectangles as axis-aligned boxes, rotation ignored; polygons), other types never match;
 tracks by 1 - mean per-frame error on the overlap frames. Only objects on the overlap
-frames are compared, and only pairs whose bounding boxes touch get an exact IoU.
+frames are compared, and only pairs whose bounding boxes touch get an exact IoU (matching.py).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from cvat_bridge.interpolate import window_shapes
+from cvat_bridge.matching import assign, shape_similarity
 from cvat_bridge.model import Annotations, Shape, Tag, Task, Track
 
-if TYPE_CHECKING:  # numpy, scipy and shapely load only when jobs overlap (they cost ~0.7 s of start-up)
+if TYPE_CHECKING:  # numpy loads only when jobs overlap (matching.py)
     import numpy as np
-    import shapely
 
 __all__ = ["job_annotations", "merge_job", "merged_job_indices", "shape_similarity", "task_annotations"]
 
 TAG_THRESHOLD = 0.25
 SHAPE_THRESHOLD = 0.25
 TRACK_THRESHOLD = 0.5
-IOU_TYPES = frozenset({"rectangle", "polygon"})
 
 Obj = TypeVar("Obj", Tag, Shape)
 
@@ -62,8 +59,23 @@ def task_annotations(task: Task) -> Annotations:
     """The task's annotations as CVAT's task export sees them (merged, in CVAT's order)."""
     result = Annotations()
     overlap = task.overlap
+    # The result's objects a later job can still be matched with, in result order. An object before
+    # a job's start (a track closed before it) stays out of reach for every later start, so each job
+    # looks at these only: looking at the whole result made big tasks quadratic.
+    reach = Annotations()
+    previous = None
     for index in merged_job_indices(task):
-        merge_job(result, task.job_annotations[index], task.jobs[index].start_frame, overlap)
+        start = task.jobs[index].start_frame
+        if previous is not None and start < previous:  # jobs out of order: everything is in reach again
+            reach = Annotations(tags=list(result.tags), shapes=list(result.shapes), tracks=list(result.tracks))
+        previous = start
+        tags, shapes, tracks = len(result.tags), len(result.shapes), len(result.tracks)
+        _merge_job(result, task.job_annotations[index], start, overlap, reach)
+        reach = Annotations(
+            tags=[t for t in [*reach.tags, *result.tags[tags:]] if t.frame >= start],
+            shapes=[s for s in [*reach.shapes, *result.shapes[shapes:]] if s.frame >= start],
+            tracks=[t for t in [*reach.tracks, *result.tracks[tracks:]] if _is_open(t, start)],
+        )
     return result
 
 
@@ -72,62 +84,22 @@ def merge_job(into: Annotations, job: Annotations, start: int, overlap: int) -> 
 
     ``job`` itself is not changed.
     """
-    _merge_objects(into.tags, job.tags, start, overlap, _tag_costs, TAG_THRESHOLD)
-    _merge_objects(into.shapes, job.shapes, start, overlap, _shape_costs, SHAPE_THRESHOLD)
-    _merge_tracks(into.tracks, [_clone(t) for t in job.tracks], start, overlap)
+    _merge_job(into, job, start, overlap, None)
+
+
+def _merge_job(into: Annotations, job: Annotations, start: int, overlap: int, reach: Annotations | None) -> None:
+    """``merge_job``; ``reach``: the objects of ``into`` (in its order) the job may match, when known."""
+    _merge_objects(into.tags, job.tags, start, overlap, _tag_costs, TAG_THRESHOLD, reach.tags if reach else None)
+    _merge_objects(into.shapes, job.shapes, start, overlap, _shape_costs, SHAPE_THRESHOLD,
+                   reach.shapes if reach else None)
+    _merge_tracks(into.tracks, [_clone(t) for t in job.tracks], start, overlap, reach.tracks if reach else None)
 
 
 def _clone(track: Track) -> Track:
     """A copy whose keyframe list (and elements) the merge may change; shapes are shared."""
-    return replace(track, shapes=list(track.shapes), elements=[_clone(e) for e in track.elements])
-
-
-# --- assignment -----------------------------------------------------------------------------
-
-
-def _assign(cost: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """The (row, column) pairs of CVAT's Hungarian assignment on ``cost`` whose cost is <= threshold.
-
-    When every row and every column has at most one entry below 1 (the usual case on big
-    images), each such pair is in every optimal assignment (swapping it in lowers the total),
-    so the result is known without the solver. Otherwise scipy's solver decides, as in CVAT.
-    """
-    import numpy as np
-
-    candidates = cost < 1
-    if not (candidates.sum(axis=0) > 1).any() and not (candidates.sum(axis=1) > 1).any():
-        rows, cols = np.nonzero(candidates)
-    else:
-        rows, cols = _linear_sum_assignment()(cost)
-    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= threshold]
-
-
-@functools.cache
-def _linear_sum_assignment() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """scipy's ``linear_sum_assignment``, loaded from its compiled module alone when possible:
-    ``import scipy.optimize`` costs about half a second of imports for this one C function."""
-    import importlib.machinery
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("scipy")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = Path(folder) / "optimize" / f"_lsap{suffix}"
-            if not path.is_file():
-                continue
-            try:
-                ext = importlib.util.spec_from_file_location("scipy.optimize._lsap", path)
-                if ext is None or ext.loader is None:
-                    continue
-                module = importlib.util.module_from_spec(ext)
-                ext.loader.exec_module(module)
-                return module.linear_sum_assignment
-            except (ImportError, AttributeError, OSError):
-                continue
-    from scipy.optimize import linear_sum_assignment
-
-    return linear_sum_assignment
+    return Track(label=track.label, frame=track.frame, shapes=list(track.shapes), group=track.group,
+                 source=track.source, attributes=track.attributes,
+                 elements=[_clone(e) for e in track.elements] if track.elements else [])
 
 
 # --- tags and shapes: per-frame matching ------------------------------------------------
@@ -140,12 +112,13 @@ def _merge_objects(
     overlap: int,
     costs: Callable[[Sequence[Obj], Sequence[Obj]], np.ndarray],
     threshold: float,
+    candidates: Sequence[Obj] | None = None,
 ) -> None:
     end = start + overlap
     fresh = [o for o in incoming if o.frame >= end]
     early = [o for o in incoming if o.frame < end]
     early_by_frame = _by_frame(early, start)
-    old_by_frame = _by_frame(existing, start)
+    old_by_frame = _by_frame(existing if candidates is None else candidates, start) if early_by_frame else {}
     existing.extend(fresh)
     if not old_by_frame or not early_by_frame:
         existing.extend(early)
@@ -155,7 +128,7 @@ def _merge_objects(
         if not old:
             existing.extend(objects)
             continue
-        matched = {r for r, _ in _assign(costs(objects, old), threshold)}
+        matched = {r for r, _ in assign(costs(objects, old), threshold)}
         existing.extend(o for i, o in enumerate(objects) if i not in matched)
 
 
@@ -177,120 +150,6 @@ def _shape_costs(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
     return 1 - shape_similarity(new, old)
 
 
-# --- exact IoU ----------------------------------------------------------------------------
-
-
-def _geometry(shape: Shape) -> shapely.Geometry | None:
-    """The shapely geometry CVAT compares (None where CVAT's would fail to build)."""
-    import shapely
-
-    p = shape.points
-    if shape.type == "rectangle":
-        return shapely.box(p[0], p[1], p[2], p[3]) if len(p) >= 4 else None
-    try:
-        return shapely.Polygon([(p[i], p[i + 1]) for i in range(0, len(p) - 1, 2)])
-    except (ValueError, shapely.errors.GEOSException):
-        return None
-
-
-def _bounds(shape: Shape) -> tuple[float, float, float, float]:
-    xs, ys = shape.points[0::2], shape.points[1::2]
-    if not xs or not ys:
-        return (math.inf, math.inf, -math.inf, -math.inf)
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
-def shape_similarity(new: Sequence[Shape], old: Sequence[Shape]) -> np.ndarray:
-    """CVAT's shape similarity matrix (len(new) x len(old)), values in [0, 1].
-
-    IoU for pairs of the same label and type that are both rectangles or both polygons;
-    invalid or zero-area geometry gives 0, as in CVAT.
-    """
-    import numpy as np
-
-    sim = np.zeros((len(new), len(old)), dtype=float)
-    a_idx = np.array([i for i, s in enumerate(new) if s.type in IOU_TYPES], dtype=np.intp)
-    b_idx = np.array([j for j, s in enumerate(old) if s.type in IOU_TYPES], dtype=np.intp)
-    if not len(a_idx) or not len(b_idx):
-        return sim
-    ab = np.array([_bounds(new[i]) for i in a_idx])
-    bb = np.array([_bounds(old[j]) for j in b_idx])
-    kinds: dict[tuple[str, str], int] = {}
-    ka = np.array([kinds.setdefault((new[i].type, new[i].label), len(kinds)) for i in a_idx])
-    kb = np.array([kinds.setdefault((old[j].type, old[j].label), len(kinds)) for j in b_idx])
-    candidates = (
-        (ka[:, None] == kb[None, :])
-        & (ab[:, None, 0] <= bb[None, :, 2]) & (bb[None, :, 0] <= ab[:, None, 2])
-        & (ab[:, None, 1] <= bb[None, :, 3]) & (bb[None, :, 1] <= ab[:, None, 3])
-    )
-    boxes = candidates & np.array([_plain_box(new[i]) for i in a_idx])[:, None] \
-        & np.array([_plain_box(old[j]) for j in b_idx])[None, :]
-    if boxes.any():
-        x, y = np.nonzero(boxes)
-        sim[a_idx[x], b_idx[y]] = _box_iou(ab[x], bb[y])
-    x, y = np.nonzero(candidates & ~boxes)
-    if len(x):
-        pairs = list(zip(a_idx[x].tolist(), b_idx[y].tolist(), strict=True))
-        rows, cols, iou = _shapely_iou(new, old, pairs)
-        sim[rows, cols] = iou
-    return sim
-
-
-def _plain_box(shape: Shape) -> bool:
-    """A rectangle with x1 < x2 and y1 < y2: its IoU needs no geometry library."""
-    p = shape.points
-    return shape.type == "rectangle" and len(p) == 4 and p[0] < p[2] and p[1] < p[3]
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of plain boxes (rows x1, y1, x2, y2), bit for bit what shapely gives.
-
-    GEOS computes a rectangle's area with the shoelace formula, which for an axis-aligned
-    ring reduces exactly to (x2 - x1) * (y2 - y1); the intersection of two such boxes is the
-    box of the inner coordinates (checked against shapely on millions of random pairs).
-    """
-    import numpy as np
-
-    width = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    height = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-    inter = np.where((width > 0) & (height > 0), width * height, 0.0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    ok = (area_a != 0) & (area_b != 0)
-    iou = np.zeros(len(a))
-    iou[ok] = inter[ok] / (area_a[ok] + area_b[ok] - inter[ok])
-    return iou
-
-
-def _shapely_iou(new: Sequence[Shape], old: Sequence[Shape],
-                 pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, columns, IoU) of ``pairs`` computed with shapely (polygons, unusual boxes)."""
-    import numpy as np
-    import shapely
-
-    geoms: dict[tuple[int, int], shapely.Geometry | None] = {}
-    for i, j in pairs:
-        if (0, i) not in geoms:
-            geoms[(0, i)] = _geometry(new[i])
-        if (1, j) not in geoms:
-            geoms[(1, j)] = _geometry(old[j])
-    pairs = [(i, j) for i, j in pairs if geoms[(0, i)] is not None and geoms[(1, j)] is not None]
-    rows = np.array([i for i, _ in pairs], dtype=np.intp)
-    cols = np.array([j for _, j in pairs], dtype=np.intp)
-    if not pairs:
-        return rows, cols, np.zeros(0)
-    ga = np.array([geoms[(0, i)] for i, _ in pairs], dtype=object)
-    gb = np.array([geoms[(1, j)] for _, j in pairs], dtype=object)
-    valid = shapely.is_valid(ga) & shapely.is_valid(gb)
-    area_a, area_b = shapely.area(ga), shapely.area(gb)
-    inter = np.zeros(len(pairs))
-    inter[valid] = shapely.area(shapely.intersection(ga[valid], gb[valid]))
-    ok = valid & (area_a != 0) & (area_b != 0)
-    iou = np.zeros(len(pairs))
-    iou[ok] = inter[ok] / (area_a[ok] + area_b[ok] - inter[ok])
-    return rows, cols, iou
-
-
 # --- tracks -------------------------------------------------------------------------------
 
 
@@ -302,12 +161,14 @@ def _is_open(track: Track, start: int) -> bool:
     return last.frame >= start or not last.outside
 
 
-def _merge_tracks(existing: list[Track], incoming: list[Track], start: int, overlap: int) -> None:
+def _merge_tracks(existing: list[Track], incoming: list[Track], start: int, overlap: int,
+                  candidates: list[Track] | None = None) -> None:
+    """``candidates``: the tracks of ``existing`` (in its order) that may be open, when known."""
     end = start + overlap
     fresh = [t for t in incoming if t.frame >= end]
     early = [t for t in incoming if t.frame < end]
     early_open = [t for t in early if _is_open(t, start)]
-    old_open = [t for t in existing if _is_open(t, start)]
+    old_open = [t for t in (existing if candidates is None else candidates) if _is_open(t, start)]
     existing.extend(fresh)
     if not old_open or not early_open:
         for track in old_open:
@@ -316,7 +177,7 @@ def _merge_tracks(existing: list[Track], incoming: list[Track], start: int, over
         return
     joined_new: set[int] = set()
     joined_old: set[int] = set()
-    for r, c in _assign(_track_costs(early_open, old_open, start, end), TRACK_THRESHOLD):
+    for r, c in assign(_track_costs(early_open, old_open, start, end), TRACK_THRESHOLD):
         _join(early_open[r], old_open[c])
         joined_new.add(r)
         joined_old.add(c)

@@ -3,6 +3,8 @@
 Frame numbers on annotations are *relative* task frame indices (0..size-1), as in
 ``annotations.json``; absolute media frame numbers are derived in ``frames.py``.
 Attribute values are kept as the strings CVAT stores; typing happens at translation.
+Objects read from a backup share equal ``attributes`` dicts (``annotations_json``, for memory):
+treat them as read-only and copy before changing one.
 """
 
 from __future__ import annotations

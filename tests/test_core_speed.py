@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cvat_bridge import annotations_json, merge
+from cvat_bridge import annotations_json, matching
 from cvat_bridge.backup import load_task
 from cvat_bridge.interpolate import _derived, interpolate_track
 from cvat_bridge.model import Annotations, FrameInfo, Job, Label, Shape, Tag, Task, Track
@@ -185,7 +185,7 @@ def test_box_iou_is_bit_for_bit_shapelys():
     ga, gb = shapely.box(*a.T), shapely.box(*b.T)
     inter = shapely.area(shapely.intersection(ga, gb))
     expected = inter / (shapely.area(ga) + shapely.area(gb) - inter)
-    assert np.array_equal(merge._box_iou(a, b), expected)
+    assert np.array_equal(matching.box_iou(a, b), expected)
 
 
 def test_shape_similarity_of_boxes_equals_the_shapely_path():
@@ -193,8 +193,8 @@ def test_shape_similarity_of_boxes_equals_the_shapely_path():
     new = [Shape("rectangle", 0, [x, y, x + rng.uniform(1, 30), y + rng.uniform(1, 30)], label=rng.choice("ab"))
            for x, y in ((rng.uniform(0, 60), rng.uniform(0, 60)) for _ in range(40))]
     old = [Shape("rectangle", 0, [p + rng.gauss(0, 3) for p in s.points], label=s.label) for s in new[::-1]]
-    fast = merge.shape_similarity(new, old)
-    rows, cols, iou = merge._shapely_iou(new, old, [(i, j) for i in range(40) for j in range(40)
+    fast = matching.shape_similarity(new, old)
+    rows, cols, iou = matching.shapely_iou(new, old, [(i, j) for i in range(40) for j in range(40)
                                                     if new[i].label == old[j].label])
     slow = np.zeros_like(fast)
     slow[rows, cols] = iou
@@ -204,7 +204,7 @@ def test_shape_similarity_of_boxes_equals_the_shapely_path():
 def test_assignment_shortcut_and_loaded_solver_agree_with_scipy():
     from scipy.optimize import linear_sum_assignment
 
-    solver = merge._linear_sum_assignment()
+    solver = matching.linear_sum_assignment_solver()
     rng = np.random.default_rng(11)
     for _ in range(300):
         n, m = rng.integers(1, 9, 2)
@@ -213,7 +213,7 @@ def test_assignment_shortcut_and_loaded_solver_agree_with_scipy():
         cost[mask] = np.round(rng.random(mask.sum()), 1)
         rows, cols = linear_sum_assignment(cost)
         expected = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] <= 0.5]
-        assert merge._assign(cost, 0.5) == expected
+        assert matching.assign(cost, 0.5) == expected
         assert [a.tolist() for a in solver(cost)] == [rows.tolist(), cols.tolist()]
 
 
@@ -224,3 +224,31 @@ def test_reference_backup_is_read_job_by_job():
     path = reference_or_skip("overlap32", "backup.zip")
     with zipfile.ZipFile(path) as archive, archive.open("annotations.json") as stream:
         assert sum(1 for _ in annotations_json.iter_entries(stream)) == 32
+
+
+# --- CVAT XML: the fast paths still escape what needs it -----------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["CVAT for images 1.1", "CVAT for video 1.1"])
+def test_cvat_xml_escapes_names_and_values(tmp_path: Path, fmt):
+    import xml.etree.ElementTree as ET
+
+    from cvat_bridge.export import export_task
+    from cvat_bridge.formats.registry import find_format
+    from cvat_bridge.model import AttributeSpec
+    from tests.label_tasks import box, make_task
+
+    name, value = 'a&b "c" <d>', "it's\n<ok> & \"fine\""
+    label = Label(name, attributes=[AttributeSpec("note", "text", mutable=True)])
+    shape = box(name, 1, 1.005, 2, 30, 40.5, attributes={"note": value}, source="auto & co")
+    track = Track(label=name, frame=0, shapes=[Shape("polygon", 0, [1, 1, 9, 1, 5, 8], attributes={"note": value}),
+                                               Shape("polygon", 2, [2, 2, 9, 2, 5, 9], attributes={"note": value})])
+    out = export_task(make_task([label], shapes=[shape], tracks=[track]), find_format(fmt), tmp_path / "out")
+    root = ET.parse(out / "annotations.xml").getroot()
+    elements = [e for e in root.iter() if e.tag in ("box", "polygon")]
+    assert len(elements) >= 3
+    labels = {e.get("label") for e in root.iter() if e.get("label") is not None and e.tag != "attribute"}
+    assert labels == {name}
+    notes = [a.text for a in root.iter("attribute") if a.get("name") == "note"]
+    assert len(notes) >= 3 and set(notes) == {value}
+    assert "auto & co" in {e.get("source") for e in root.iter() if e.tag in ("box", "track")}

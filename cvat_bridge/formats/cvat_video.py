@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import IO
 
-from cvat_bridge.formats.cvat_xml import SHAPE_TAGS, XmlWriter, _geometry, _group, _write_attributes, write_meta
+from cvat_bridge.formats.cvat_xml import (
+    SHAPE_TAGS,
+    XmlWriter,
+    _geometry,
+    _geometry_text,
+    _group,
+    _write_attributes,
+    write_meta,
+)
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.interpolate import video_track_shapes
 from cvat_bridge.meta import ExportMeta
@@ -18,9 +26,9 @@ def _flags(shape: Shape) -> list[tuple[str, str]]:
 
 def _write_track_shape(w: XmlWriter, view: ExportView, shape: Shape, track: Track) -> None:
     tag = SHAPE_TAGS.get(shape.type, shape.type)
-    frame = str(absolute_frame(view.task, shape.frame))
-    w.open(tag, [("frame", frame), *_flags(shape), ("occluded", str(int(shape.occluded))),
-                 *_geometry(shape), ("z_order", str(shape.z_order))])
+    frame = absolute_frame(view.task, shape.frame)
+    w.open_plain(tag, f' frame="{frame}" keyframe="{int(shape.keyframe)}" outside="{int(shape.outside)}" '
+                      f'occluded="{int(shape.occluded)}"{_geometry_text(shape)} z_order="{shape.z_order}"')
     _write_attributes(w, {**shape.attributes, **track.attributes})
     w.close(tag)
 

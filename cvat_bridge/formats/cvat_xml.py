@@ -75,6 +75,14 @@ class XmlWriter:
         if len(self._parts) >= 8192:
             self.flush()
 
+    def open_plain(self, tag: str, attr_text: str) -> None:
+        """``open`` with the attributes already written out (``' name="value"'``...), for values that
+        never need escaping: numbers."""
+        self._parts.append(f"\n{'  ' * self.depth}<{tag}{attr_text}>")
+        self.depth += 1
+        if len(self._parts) >= 8192:
+            self.flush()
+
     def close(self, tag: str, inline: bool = False) -> None:
         self.depth -= 1
         self._parts.append(f"</{tag}>" if inline else f"\n{'  ' * self.depth}</{tag}>")
@@ -190,6 +198,11 @@ def _geometry(shape: Shape) -> list[tuple[str, str]]:
     return [("points", ";".join([f"{p[i]:.2f},{p[i + 1]:.2f}" for i in range(0, len(p) - 1, 2)]))]
 
 
+def _geometry_text(shape: Shape) -> str:
+    """``_geometry`` written out as XML attributes: numbers only, nothing to escape."""
+    return "".join([f' {key}="{value}"' for key, value in _geometry(shape)])
+
+
 def _write_attributes(w: XmlWriter, attributes: dict[str, str]) -> None:
     if attributes:
         w.attribute_leaves(attributes)
@@ -213,8 +226,9 @@ def _write_image_shape(w: XmlWriter, item: FrameShape) -> None:
             _write_attributes(w, element.attributes)
             w.close("points")
     else:
-        w.open(tag, attrs + [("occluded", str(int(shape.occluded))), *_geometry(shape),
-                             ("z_order", str(shape.z_order)), *_group(item.group)])
+        group = f' group_id="{item.group}"' if item.group else ""
+        w.open_plain(tag, f" label={_attr(item.label)} source={_attr(item.source)} occluded=\"{int(shape.occluded)}\""
+                          f'{_geometry_text(shape)} z_order="{shape.z_order}"{group}')
     _write_attributes(w, item.attributes)
     w.close(tag)
 
