@@ -1,14 +1,15 @@
 """annotations.json of a task backup: read one job entry at a time, parsed into model objects.
 
 Reading job by job keeps memory near the size of the parsed task: the whole JSON tree of a
-big task takes several times the memory of the objects made from it (10x ``large``: 1.1 GB
-against 0.2 GB). The entries are cut at the text between two jobs (``},{"version":``) and each
+big task takes about ten times the memory of the objects made from it (10x ``large``: 1.1 GB
+against 0.1 GB, traced). The entries are cut at the text between two jobs (``},{"version":``) and each
 piece is parsed on its own; when the pieces do not all parse, the file is read whole, as before.
 That is exact: pieces that each parse as JSON, joined by commas inside brackets, form an array
 whose elements are exactly those values, and a JSON text has one parse.
 
-The parser shares repeated strings (types, labels, sources) and equal attribute dicts between
-objects, which halves the memory of big tasks: treat ``attributes`` of loaded objects as read-only.
+The parser shares repeated strings (types, labels, sources, attribute values), frame numbers and
+equal attribute dicts between objects, which halves the memory of big tasks: treat ``attributes``
+of loaded objects as read-only.
 """
 
 from __future__ import annotations
