@@ -27,8 +27,13 @@ from PIL import Image as PILImage
 
 from cvat_bridge.backup import load_task
 from cvat_bridge.export import export_task
-from cvat_bridge.formats.cityscapes import move_background_first
-from cvat_bridge.formats.masks import KeepTracks, RotatedBoxesToPolygons, rotated_box_corners, task_colormap
+from cvat_bridge.formats.masks import (
+    KeepTracks,
+    RotatedBoxesToPolygons,
+    move_background_first,
+    rotated_box_corners,
+    task_colormap,
+)
 from cvat_bridge.formats.registry import find_format
 from cvat_bridge.formats.tweaks import TweakContext, run_tweak
 from cvat_bridge.model import AttributeSpec, Label, Shape, Task, Track

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ from datumaro.plugins.data_formats.cityscapes import (
     write_label_map,
 )
 
-from cvat_bridge.formats.masks import move_background_first
+from cvat_bridge.formats.masks import load_colour_label_map
 
 IMGS_FINE_DIR = "imgsFine"
 INSTANCES_PER_LABEL = 1000
@@ -41,13 +40,7 @@ class CvatCityscapesExporter(CityscapesExporter):
         if not isinstance(label_map_source, dict):
             super()._load_categories(label_map_source)
             return
-        label_map = OrderedDict(sorted(label_map_source.items(), key=lambda e: e[0]))
-        move_background_first(label_map)
-        self._categories = make_cityscapes_categories(label_map)
-        for label_id, color in self._categories[AnnotationType.mask].colormap.items():
-            label_map[self._categories[AnnotationType.label][label_id].name] = color
-        self._label_map = label_map
-        self._label_id_mapping = self._make_label_id_map()
+        load_colour_label_map(self, label_map_source, make_cityscapes_categories)
 
     def instance_id(self, mask: Any, position: int) -> int:
         label_id = self._label_id_mapping(mask.label)

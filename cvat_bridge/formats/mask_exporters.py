@@ -38,7 +38,7 @@ from datumaro.util.image import save_image
 from datumaro.util.mask_tools import merge_masks
 from lxml import etree as ET
 
-from cvat_bridge.formats.masks import BACKGROUND, BLACK, find_background, move_background_first
+from cvat_bridge.formats.masks import BACKGROUND, BLACK, find_background, load_colour_label_map
 
 
 class CvatLabelMeExporter(LabelMeExporter):
@@ -124,13 +124,7 @@ class CvatKittiExporter(KittiExporter):
         if not isinstance(label_map_source, dict):
             super()._load_categories(label_map_source)
             return
-        label_map = OrderedDict(sorted(label_map_source.items(), key=lambda e: e[0]))
-        move_background_first(label_map)
-        self._categories = make_kitti_categories(label_map)
-        for label_id, color in self._categories[AnnotationType.mask].colormap.items():
-            label_map[self._categories[AnnotationType.label][label_id].name] = color
-        self._label_map = label_map
-        self._label_id_mapping = self._make_label_id_map()
+        load_colour_label_map(self, label_map_source, make_kitti_categories)
 
 
 class CvatVocSegmentationExporter(VocSegmentationExporter):

@@ -124,6 +124,18 @@ def find_background(label_map: OrderedDict[str, Any], color_of: Callable[[Any], 
     return BACKGROUND if BACKGROUND in label_map else None
 
 
+def load_colour_label_map(exporter: Any, label_map: dict[str, Any], make_categories: Callable[..., Any]) -> None:
+    """Set up a KITTI/Cityscapes-style exporter from a ``{name: colour}`` map as CVAT's fork does:
+    names sorted, the background moved first, colours taken back from the made categories."""
+    ordered = OrderedDict(sorted(label_map.items(), key=lambda e: e[0]))
+    move_background_first(ordered)
+    exporter._categories = make_categories(ordered)
+    for label_id, color in exporter._categories[AnnotationType.mask].colormap.items():
+        ordered[exporter._categories[AnnotationType.label][label_id].name] = color
+    exporter._label_map = ordered
+    exporter._label_id_mapping = exporter._make_label_id_map()
+
+
 def move_background_first(label_map: OrderedDict[str, Any]) -> str:
     """The fork's rule for KITTI and Cityscapes (``{name: color}`` maps): the background label
     (see ``find_background``, else a new black one) moves to the front, id 0."""
