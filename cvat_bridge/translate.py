@@ -31,7 +31,7 @@ from datumaro.components.dataset_base import DatasetBase, DatasetItem
 from datumaro.components.media import Image
 
 from cvat_bridge.errors import BackupError, FormatError
-from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message, round2
+from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message, round2, shape_attributes
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.model import Label as CvatLabel
 from cvat_bridge.model import Tag, Task
@@ -131,13 +131,7 @@ class Converter:
 
     def shape(self, item: FrameShape, width: int, height: int) -> Any | None:
         s = item.shape
-        attrs = self.attributes(item.label, item.attributes)
-        attrs["occluded"] = s.occluded
-        if s.type in ("rectangle", "ellipse"):
-            attrs["rotation"] = s.rotation
-        if item.track_id is not None:
-            attrs["track_id"] = item.track_id
-            attrs["keyframe"] = s.keyframe
+        attrs = shape_attributes(self, item)
         common = dict(label=self.label_id(item.label), attributes=attrs, group=item.group, z_order=s.z_order)
         p = s.points
         if s.type == "rectangle":

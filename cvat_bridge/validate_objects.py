@@ -180,13 +180,19 @@ class ObjectChecker:
 
     # --- objects
 
-    def tag(self, raw: Any) -> None:
+    def _labelled(self, raw: Any) -> Label:
+        """The checks a tag and a track share: an object with a known label, frame, common fields
+        and attributes that fit the label; gives the label."""
         if not isinstance(raw, dict):
             raise ObjectProblem("bad object", f"{short_repr(raw)} is not an object")
         label = self.label(raw)
         self.frame(raw.get("frame"))
         self.common(raw)
         self.attributes(raw.get("attributes"), label)
+        return label
+
+    def tag(self, raw: Any) -> None:
+        self._labelled(raw)
 
     def shape(self, raw: Any, *, label: Label | None = None, skeleton: Label | None = None,
               keyframe: bool = False) -> str:
@@ -241,12 +247,7 @@ class ObjectChecker:
                                                     f"the skeleton on frame {frame}")
 
     def track(self, raw: Any) -> None:
-        if not isinstance(raw, dict):
-            raise ObjectProblem("bad object", f"{short_repr(raw)} is not an object")
-        label = self.label(raw)
-        self.frame(raw.get("frame"))
-        self.common(raw)
-        self.attributes(raw.get("attributes"), label)
+        label = self._labelled(raw)
         kinds = self.keyframes(raw, label, None)
         if kinds and (("skeleton" in kinds) != (label.type == "skeleton")):
             what = "is not a skeleton" if "skeleton" in kinds else "is a skeleton; only skeleton tracks can use it"

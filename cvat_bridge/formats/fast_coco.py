@@ -28,7 +28,15 @@ from typing import Any
 
 import orjson
 
-from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round2, round_box, save_frames, subset_name
+from cvat_bridge.formats.fast_common import (
+    FrameNames,
+    LabelTable,
+    round2,
+    round_box,
+    save_frames,
+    shape_attributes,
+    subset_name,
+)
 from cvat_bridge.frames import frame_info
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView, FrameShape
@@ -118,15 +126,7 @@ class CocoInstances:
 
     def attributes(self, item: FrameShape) -> dict[str, Any]:
         """The annotation attributes ``translate.Converter`` gives a shape."""
-        shape = item.shape
-        attrs = self.labels.attributes(item.label, item.attributes)
-        attrs["occluded"] = shape.occluded
-        if shape.type in ("rectangle", "ellipse"):
-            attrs["rotation"] = shape.rotation
-        if item.track_id is not None:
-            attrs["track_id"] = item.track_id
-            attrs["keyframe"] = shape.keyframe
-        return attrs
+        return shape_attributes(self.labels, item)
 
     def part(self, item: FrameShape, width: int, height: int) -> Part:
         attrs = self.attributes(item)

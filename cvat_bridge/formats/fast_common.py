@@ -50,6 +50,23 @@ def round_box(p: list[float]) -> list[float]:
     return [(r / 100.0 if (r := round(v * 100.0)) else 0.0 * v) for v in (x, y, x + (p[2] - x), y + (p[3] - y))]
 
 
+def shape_attributes(labels: Any, item: Any) -> dict[str, Any]:
+    """The attributes CVAT gives a shape's annotation: the label's typed spec values, then
+    ``occluded``, ``rotation`` (boxes, ellipses) and, for tracked shapes, ``track_id`` and ``keyframe``.
+
+    ``labels`` is anything with ``attributes(name, values)`` (``LabelTable`` or ``translate.Converter``).
+    """
+    shape = item.shape
+    attrs = labels.attributes(item.label, item.attributes)
+    attrs["occluded"] = shape.occluded
+    if shape.type in ("rectangle", "ellipse"):
+        attrs["rotation"] = shape.rotation
+    if item.track_id is not None:
+        attrs["track_id"] = item.track_id
+        attrs["keyframe"] = shape.keyframe
+    return attrs
+
+
 class LabelTable:
     """Datumaro's label order (each label, then its sublabels) and CVAT's attribute typing."""
 
