@@ -1,18 +1,36 @@
 """cvat-bridge: export CVAT task backups into CVAT's dataset formats, offline.
 
 Public API: ``load_task``, ``to_datumaro``, ``export``.
+
+Importing the package is cheap: each function imports its machinery (and Datumaro, NumPy, ...)
+when first called, so the command line loads only what the chosen command needs.
 """
 
 from __future__ import annotations
 
+import sys
+from types import ModuleType
 from typing import Any
-
-# Importing the submodule binds the package attribute ``export`` to it; doing it here, before the
-# function ``export`` below is defined, keeps ``cvat_bridge.export(...)`` the function for good.
-import cvat_bridge.export as _export_module
 
 __all__ = ["load_task", "to_datumaro", "export"]
 __version__ = "0.1.0"
+
+
+class _Package(ModuleType):
+    """The package module, whose attribute ``export`` stays the function below for good.
+
+    Importing the submodule ``cvat_bridge.export`` (which happens lazily, whenever someone first
+    needs it) would otherwise rebind the package attribute of the same name to the submodule.
+    The submodule stays reachable as usual: ``from cvat_bridge.export import export_task``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "export" and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def load_task(path: Any, *, lenient: bool = False) -> Any:
@@ -36,4 +54,6 @@ def to_datumaro(task: Any, job: int | None = None) -> Any:
 def export(path: Any, format: str, output: Any, job: int | None = None, save_images: bool = False,
            **options: Any) -> Any:
     """Export the backup at ``path`` in ``format`` to ``output`` (.zip → archive, else a folder)."""
-    return _export_module.export(path, format, output, job, save_images, **options)
+    from cvat_bridge.export import export as _export
+
+    return _export(path, format, output, job, save_images, **options)

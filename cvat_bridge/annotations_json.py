@@ -21,8 +21,12 @@ from typing import IO, Any
 
 from cvat_bridge.model import Annotations, Shape, Tag, Track
 
-# the text between two job entries; the entry after it starts with its "version" key
-_JOB_SEPARATOR = re.compile(rb'\}\s{0,64},\s{0,64}(?=\{\s{0,64}"version"\s{0,64}:)')
+# the text between two job entries, before an entry's first key "version" (found with bytes.find:
+# a regular expression over the whole file was a tenth of the load time); ``\Z`` is the key's start
+_VERSION_KEY = b'"version"'
+_SEPARATOR_BEFORE_KEY = re.compile(rb'\}\s{0,64},\s{0,64}\{\s{0,64}\Z')
+_COLON_AFTER_KEY = re.compile(rb'\s{0,64}:')
+_BLANK = re.compile(rb"\s*")  # bytes.strip() strips the same six characters
 _CHUNK_BYTES = 1 << 24
 _LONGEST_SEPARATOR = 512  # bytes: how far before the end of what was scanned a separator may begin
 
@@ -31,11 +35,11 @@ class NotSplittable(Exception):
     """annotations.json cannot be read entry by entry: read it whole instead."""
 
 
-def _loads(piece: bytes) -> Any:
+def _loads(piece: memoryview) -> Any:
     try:
         import orjson
     except ImportError:  # pragma: no cover - orjson comes with datumaro
-        loads, errors = json.loads, (ValueError, RecursionError)
+        loads, errors, piece = json.loads, (ValueError, RecursionError), bytes(piece)
     else:
         loads, errors = orjson.loads, (orjson.JSONDecodeError, RecursionError)
     try:
@@ -44,39 +48,53 @@ def _loads(piece: bytes) -> Any:
         raise NotSplittable from None
 
 
+def _separators(buffer: bytearray, start: int) -> list[tuple[int, int]]:
+    """(begin, end) of each separator between entries found in ``buffer`` from ``start``: ``begin``
+    at the closing brace of one entry, ``end`` at the opening brace of the next."""
+    spans = []
+    key = buffer.find(_VERSION_KEY, start)
+    while key >= 0:
+        before = _SEPARATOR_BEFORE_KEY.search(buffer, max(0, key - _LONGEST_SEPARATOR), key)
+        if before is not None and _COLON_AFTER_KEY.match(buffer, key + len(_VERSION_KEY)):
+            spans.append((before.start(), buffer.rindex(b"{", before.start(), key)))
+        key = buffer.find(_VERSION_KEY, key + 1)
+    return spans
+
+
 def iter_entries(stream: IO[bytes]) -> Iterator[Any]:
     """The entries of the JSON array in ``stream``, parsed one by one (raises ``NotSplittable``)."""
     buffer = bytearray()
     scanned = 0  # bytes at the start of ``buffer`` already searched for separators
-    started = False
+    position = -1  # where the next entry starts in ``buffer``; -1: the opening bracket is not read yet
     while True:
         chunk = stream.read(_CHUNK_BYTES)
         buffer += chunk
-        if not started:
-            text = buffer.lstrip()
-            if not text:
+        if position < 0:
+            first = _BLANK.match(buffer).end()
+            if first == len(buffer):
                 if not chunk:
                     raise NotSplittable
                 continue
-            if not text.startswith(b"["):
+            if buffer[first] != ord("["):
                 raise NotSplittable
-            del buffer[: len(buffer) - len(text) + 1]
-            started = True
-        spans = [m.span() for m in _JOB_SEPARATOR.finditer(buffer, max(0, scanned - _LONGEST_SEPARATOR))]
-        position = 0
-        for begin, end in spans:
-            yield _loads(bytes(buffer[position: begin + 1]))
+            position = first + 1
+        for begin, end in _separators(buffer, max(position, scanned - _LONGEST_SEPARATOR)):
+            with memoryview(buffer) as view, view[position: begin + 1] as piece:
+                entry = _loads(piece)  # parsed in place: no copy of the text
+            yield entry
             position = end
         del buffer[:position]
+        position = 0
         scanned = len(buffer)
         if not chunk:
             break
-    tail = bytes(buffer).rstrip()
-    if not tail.endswith(b"]"):
+    close = buffer.rfind(b"]")
+    if close < 0 or not _BLANK.fullmatch(buffer, close + 1):
         raise NotSplittable
-    body = tail[:-1]
-    if body.strip():
-        yield _loads(body)
+    if not _BLANK.fullmatch(buffer, 0, close):  # the last entry, unless the array is empty
+        with memoryview(buffer) as view, view[:close] as piece:
+            entry = _loads(piece)
+        yield entry
 
 
 def as_bool(value: Any) -> bool:

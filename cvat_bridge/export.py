@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cvat_bridge.archive import atomic_output, describe_os_error, guard_output
+from cvat_bridge.archive import OutputTree, atomic_output, describe_os_error, guard_output
 from cvat_bridge.backup import load_task
 from cvat_bridge.errors import CvatBridgeError, FormatError
 from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
@@ -19,7 +19,7 @@ from cvat_bridge.view import ExportView
 Progress = Callable[[int, int], None]
 
 
-def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_images: bool,
+def _datumaro_export(spec: FormatSpec, view: ExportView, out: OutputTree, save_images: bool,
                      progress: Progress | None, media: Any = None) -> None:
     from datumaro.components.dataset import Dataset
     from datumaro.components.environment import Environment
@@ -42,24 +42,43 @@ def _datumaro_export(spec: FormatSpec, view: ExportView, out_dir: Path, save_ima
     reporter = None
     if progress is not None:
         class _Reporter(ProgressReporter):
-            total = 0
+            """``done/total`` to ``progress``; the parts of a split (one per subset) add up in one bar."""
+
+            def __init__(self, whole: _Reporter | None = None) -> None:
+                self.whole, self.parts, self.total, self.done = whole, (), 0, 0
 
             @property
             def period(self) -> float:
                 return 0.01
 
-            def start(self, total: int, *, desc: str | None = None) -> None:
-                self.total = total
+            @property
+            def interval(self) -> float:  # seconds; Datumaro's base class raises NotImplementedError
+                return 0.1
+
+            def start(self, total: int | None, *, desc: str | None = None) -> None:
+                self.total, self.done = total or 0, 0
+                self._report()
 
             def report_status(self, progress_value: int) -> None:
-                progress(progress_value, self.total)
+                self.done = progress_value
+                self._report()
 
             def finish(self) -> None:
-                progress(self.total, self.total)
+                self.done = self.total
+                self._report()
+
+            def split(self, count: int) -> tuple[_Reporter, ...]:
+                self.parts = tuple(_Reporter(self) for _ in range(count))
+                return self.parts
+
+            def _report(self) -> None:
+                whole = self.whole or self
+                counted = whole.parts or (whole,)
+                progress(sum(p.done for p in counted), sum(p.total for p in counted))
 
         reporter = _Reporter()
     logging.getLogger("datumaro").setLevel(logging.ERROR)
-    dataset.export(str(out_dir), exporter, save_media=save_images, progress_reporter=reporter, **options)
+    dataset.export(str(out.folder), exporter, save_media=save_images, progress_reporter=reporter, **options)
 
 
 def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | None = None,
@@ -93,13 +112,13 @@ def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | 
 
         media_context = MediaProvider(task, image_format=image_format)
     try:
-        with media_context as media, atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out_dir:
+        with media_context as media, atomic_output(output, overwrite=overwrite, timestamp=timestamp) as out:
             if spec.writer:
                 meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
                 extra = {"media": media} if media is not None else {}
-                load_object(spec.writer)(view, out_dir, meta, save_images=save_images, **extra, **spec.options)
+                load_object(spec.writer)(view, out, meta, save_images=save_images, **extra, **spec.options)
             else:
-                _datumaro_export(spec, view, out_dir, save_images, progress, media)
+                _datumaro_export(spec, view, out, save_images, progress, media)
     except OSError as exc:  # disk full, no permission, a name the file system refuses: not a bug
         raise CvatBridgeError(f"{spec.name}: {describe_os_error(exc)}") from None
     return output

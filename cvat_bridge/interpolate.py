@@ -20,12 +20,12 @@ from collections.abc import Callable, Collection, Container, Iterator, Sequence
 from dataclasses import replace
 from operator import attrgetter, lt
 
-from cvat_bridge.model import Shape, Track
-from cvat_bridge.poly_match import match_vertices, offsets, pairs, reduce_points
+from cvat_bridge.model import Shape, Track, replace_shape
+from cvat_bridge.poly_match import apply_plan, match_vertices, offsets, pairs, reduction_plan
 
 __all__ = [
     "ConflictingKeyframesError", "InterpolationError", "angle_delta", "frame_shapes", "interpolate_track",
-    "iter_track_shapes", "keyframes", "video_track_shapes", "window_shapes",
+    "iter_track_shapes", "iter_visible_shapes", "keyframes", "video_track_shapes", "window_shapes",
 ]
 
 LINEAR_TYPES = frozenset({"rectangle", "ellipse", "cuboid", "skeleton"})
@@ -81,11 +81,9 @@ def _derived(key: Shape, frame: int, points: list[float], rotation: float, track
     interpolation of big tasks (``test_interpolate`` checks that every field of ``Shape`` is
     handled here).
     """
-    return Shape(
-        type=key.type, frame=frame, points=points, label=track.label, occluded=key.occluded,
-        outside=key.outside, z_order=key.z_order, rotation=rotation, group=track.group, source=track.source,
-        attributes=attributes, elements=[], score=key.score, keyframe=keyframe,
-    )
+    # positional, in the field order model.py asserts
+    return Shape(key.type, frame, points, track.label, key.occluded, key.outside, key.z_order, rotation,
+                 track.group, track.source, attributes, [], key.score, keyframe)
 
 
 def _same_keyframe(a: Shape, b: Shape) -> bool:
@@ -113,6 +111,14 @@ def _linear(k0: Shape, k1: Shape) -> Interpolator:
     diff = [b - a for a, b in zip(p0, k1.points, strict=True)]
     r0 = k0.rotation
     turn = angle_delta(k1.rotation, k0.rotation)
+    if len(p0) == 4:  # boxes and ellipses, the bulk of big tasks: the same operations, unrolled
+        x0, y0, x1, y1 = p0
+        dx0, dy0, dx1, dy1 = diff
+
+        def at4(t: float) -> Geometry:
+            return [x0 + dx0 * t, y0 + dy0 * t, x1 + dx1 * t, y1 + dy1 * t], (r0 + turn * t + 360) % 360
+
+        return at4
 
     def at(t: float) -> Geometry:
         return [a + d * t for a, d in zip(p0, diff, strict=True)], (r0 + turn * t + 360) % 360
@@ -137,14 +143,17 @@ def _polyshape(k0: Shape, k1: Shape) -> Interpolator:
         left.append(left[0])
         right.append(right[0])
     matching = match_vertices(offsets(left), offsets(right))
-    matched = [(left[i], right[j]) for i, m in enumerate(matching) for j in m]
+    # each matched pair as (x, y, dx, dy); the reduction steps depend on the keyframes only
+    moves = [(a[0], a[1], b[0] - a[0], b[1] - a[1])
+             for a, b in ((left[i], right[j]) for i, m in enumerate(matching) for j in m)]
+    plan = reduction_plan(matching, left, right)
+    rotation = k0.rotation
 
     def at(t: float) -> Geometry:
-        moved = [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) for a, b in matched]
-        reduced = reduce_points(moved, matching, left, right)
+        reduced = apply_plan([(x + dx * t, y + dy * t) for x, y, dx, dy in moves], plan)
         if closed:
             reduced = reduced[:-1]
-        return [c for p in reduced for c in p], k0.rotation
+        return [c for p in reduced for c in p], rotation
 
     return at
 
@@ -190,10 +199,16 @@ def _sequence(
     included_frames: Container[int] | None,
     include_outside: bool,
     with_attributes: bool,
+    visible_only: bool = False,
+    share_attributes: bool = False,
 ) -> Iterator[Shape]:
+    """The track's shapes, ascending. ``visible_only``: outside keyframes are left out too (what a
+    per-frame export draws). ``share_attributes``: the shapes made from one keyframe share one
+    read-only attributes dict, like loaded objects do, instead of a copy each."""
     keys = keyframes(track, deleted_frames)
     first = max(track.frame, start_frame)
     filtered = bool(deleted_frames) or included_frames is not None
+    label, group, source = track.label, track.group, track.source
 
     def wanted(frame: int) -> bool:
         return (
@@ -222,22 +237,29 @@ def _sequence(
             gap = range(max(key.frame + 1, first), gap_end)
             if filtered:
                 gap = [f for f in gap if f not in deleted_frames and (included_frames is None or f in included_frames)]
-        keep = wanted(key.frame)
+        keep = wanted(key.frame) and not (visible_only and key.outside)
         if not keep and not gap:
             continue
         if keep:
-            yield _derived(key, key.frame, key.points, key.rotation, track, dict(attributes), True)
+            yield _derived(key, key.frame, key.points, key.rotation, track,
+                           attributes if share_attributes else dict(attributes), True)
         if not gap:
             continue
+        # the hot loops build each Shape inline (as _derived does): one call less per frame
+        kind, occluded, outside, z_order, score = key.type, key.occluded, key.outside, key.z_order, key.score
         if nxt is None:
+            points, rotation = key.points, key.rotation
             for frame in gap:
-                yield _derived(key, frame, list(key.points), key.rotation, track, dict(attributes), False)
+                yield Shape(kind, frame, list(points), label, occluded, outside, z_order, rotation, group, source,
+                            attributes if share_attributes else dict(attributes), [], score, False)
             continue
         at = _interpolator(key, nxt)
-        distance = nxt.frame - key.frame
+        base = key.frame
+        distance = nxt.frame - base
         for frame in gap:
-            points, rotation = at((frame - key.frame) / distance)
-            yield _derived(key, frame, points, rotation, track, dict(attributes), False)
+            points, rotation = at((frame - base) / distance)
+            yield Shape(kind, frame, points, label, occluded, outside, z_order, rotation, group, source,
+                        attributes if share_attributes else dict(attributes), [], score, False)
 
 
 def interpolate_track(
@@ -298,6 +320,26 @@ def iter_track_shapes(
     )
 
 
+def iter_visible_shapes(
+    track: Track,
+    end_frame: int,
+    *,
+    deleted_frames: Collection[int] = (),
+    included_frames: Container[int] | None = None,
+) -> Iterator[Shape]:
+    """``frame_shapes`` made lazily, one frame at a time (the streamed per-frame view).
+
+    The shapes made from one keyframe share one attributes dict: treat it as read-only.
+    Skeleton tracks, whose element tracks are aligned frame by frame, are made whole.
+    """
+    if track.elements:
+        return iter(frame_shapes(track, end_frame, deleted_frames=deleted_frames, included_frames=included_frames))
+    return _sequence(
+        track, end_frame, start_frame=0, deleted_frames=deleted_frames, included_frames=included_frames,
+        include_outside=False, with_attributes=True, visible_only=True, share_attributes=True,
+    )
+
+
 def frame_shapes(
     track: Track,
     end_frame: int,
@@ -320,18 +362,22 @@ def video_track_shapes(
     Keyframes (outside ones included) and visible interpolated frames. For a skeleton,
     every element track is interpolated on its own; a skeleton shape is written only on
     frames where some element shape exists, holding those element shapes in element order.
+    The shapes made from one keyframe share one attributes dict: treat it as read-only.
     """
-    if not track.elements:
-        return interpolate_track(track, end_frame, deleted_frames=deleted_frames)
+    if not track.elements:  # interpolate_track, without a copy of the attributes per frame
+        return list(_sequence(
+            track, end_frame, start_frame=0, deleted_frames=deleted_frames, included_frames=None,
+            include_outside=False, with_attributes=True, share_attributes=True,
+        ))
     shapes = _sequence(
         track, end_frame, start_frame=0, deleted_frames=deleted_frames, included_frames=None,
-        include_outside=False, with_attributes=True,
+        include_outside=False, with_attributes=True, share_attributes=True,
     )
     per_frame: dict[int, list[Shape]] = {}
     for element in track.elements:
         for shape in interpolate_track(element, end_frame, deleted_frames=deleted_frames):
             per_frame.setdefault(shape.frame, []).append(shape)
-    return [replace(s, elements=per_frame[s.frame]) for s in shapes if s.frame in per_frame]
+    return [replace_shape(s, elements=per_frame[s.frame]) for s in shapes if s.frame in per_frame]
 
 
 def window_shapes(track: Track, start_frame: int, end_frame: int) -> list[Shape]:

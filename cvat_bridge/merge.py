@@ -19,12 +19,11 @@ frames are compared, and only pairs whose bounding boxes touch get an exact IoU 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from cvat_bridge.interpolate import window_shapes
 from cvat_bridge.matching import assign, shape_similarity
-from cvat_bridge.model import Annotations, Shape, Tag, Task, Track
+from cvat_bridge.model import Annotations, Shape, Tag, Task, Track, replace_shape
 
 if TYPE_CHECKING:  # numpy loads only when jobs overlap (matching.py)
     import numpy as np
@@ -71,9 +70,11 @@ def task_annotations(task: Task) -> Annotations:
         previous = start
         tags, shapes, tracks = len(result.tags), len(result.shapes), len(result.tracks)
         _merge_job(result, task.job_annotations[index], start, overlap, reach)
+        # without overlap frames no tag or shape is ever matched: then only tracks (closed at a job's
+        # start) are in reach
         reach = Annotations(
-            tags=[t for t in [*reach.tags, *result.tags[tags:]] if t.frame >= start],
-            shapes=[s for s in [*reach.shapes, *result.shapes[shapes:]] if s.frame >= start],
+            tags=[t for t in [*reach.tags, *result.tags[tags:]] if t.frame >= start] if overlap else [],
+            shapes=[s for s in [*reach.shapes, *result.shapes[shapes:]] if s.frame >= start] if overlap else [],
             tracks=[t for t in [*reach.tracks, *result.tracks[tracks:]] if _is_open(t, start)],
         )
     return result
@@ -97,9 +98,8 @@ def _merge_job(into: Annotations, job: Annotations, start: int, overlap: int, re
 
 def _clone(track: Track) -> Track:
     """A copy whose keyframe list (and elements) the merge may change; shapes are shared."""
-    return Track(label=track.label, frame=track.frame, shapes=list(track.shapes), group=track.group,
-                 source=track.source, attributes=track.attributes,
-                 elements=[_clone(e) for e in track.elements] if track.elements else [])
+    return Track(track.label, track.frame, list(track.shapes), track.group, track.source, track.attributes,
+                 [_clone(e) for e in track.elements] if track.elements else [])
 
 
 # --- tags and shapes: per-frame matching ------------------------------------------------
@@ -115,8 +115,11 @@ def _merge_objects(
     candidates: Sequence[Obj] | None = None,
 ) -> None:
     end = start + overlap
-    fresh = [o for o in incoming if o.frame >= end]
     early = [o for o in incoming if o.frame < end]
+    if not early:  # the usual case: the job adds all of its objects, in their order
+        existing.extend(incoming)
+        return
+    fresh = [o for o in incoming if o.frame >= end]
     early_by_frame = _by_frame(early, start)
     old_by_frame = _by_frame(existing if candidates is None else candidates, start) if early_by_frame else {}
     existing.extend(fresh)
@@ -208,7 +211,7 @@ def _close(track: Track, end: int) -> None:
     last = track.shapes[-1]
     if last.outside:
         return
-    track.shapes.append(replace(last, frame=end, outside=True))
+    track.shapes.append(replace_shape(last, frame=end, outside=True))
     for element in track.elements:
         _close(element, end)
 

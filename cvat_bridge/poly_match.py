@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["Point", "match_vertices", "offsets", "pairs", "reduce_points"]
+__all__ = ["Plan", "Point", "apply_plan", "match_vertices", "offsets", "pairs", "reduce_points", "reduction_plan"]
 
 Point = tuple[float, float]
 
@@ -33,11 +33,14 @@ def _length(points: Sequence[Point]) -> float:
 
 def offsets(points: Sequence[Point]) -> list[float]:
     """Normalised arc length at each vertex (NaN for a curve of zero length, as in CVAT)."""
-    length = _length(points)
+    steps = [_dist(points[i], points[i - 1]) for i in range(1, len(points))]
+    length = 0.0
+    for step in steps:  # _length's sum, in the same order
+        length += step
     result = [0.0]
     run = 0.0
-    for i in range(1, len(points)):
-        run += _dist(points[i], points[i - 1])
+    for step in steps:
+        run += step
         result.append(run / length if length else math.nan)
     return result
 
@@ -66,9 +69,8 @@ def match_vertices(left: Sequence[float], right: Sequence[float]) -> list[list[i
     return [sorted(m) for m in matching]
 
 
-def _thin(points: list[Point], base_length: float, count: int, first: int, last: int) -> list[Point]:
-    """Drop interpolated points closer than base_length / (2 * count) to the last kept one."""
-    threshold = base_length / (2 * count)
+def _thin(points: list[Point], threshold: float, first: int, last: int) -> list[Point]:
+    """Drop interpolated points closer than ``threshold`` to the last kept one."""
     kept = [points[first]]
     anchor = first
     for i in range(first + 1, last):
@@ -81,28 +83,31 @@ def _thin(points: list[Point], base_length: float, count: int, first: int, last:
     return kept
 
 
-def reduce_points(
-    points: list[Point], matching: list[list[int]], left: list[Point], right: list[Point]
-) -> list[Point]:
-    """CVAT's reduction of the matched point list (runs of left vertices sharing one right
-    vertex are thinned along the left curve, fans of one left vertex along the right one)."""
+Plan = list[tuple[int, int, float]]
+
+
+def reduction_plan(matching: list[list[int]], left: list[Point], right: list[Point]) -> Plan:
+    """CVAT's reduction of the matched point list, as steps that do not depend on the frame: runs of
+    left vertices sharing one right vertex are thinned along the left curve, fans of one left
+    vertex along the right one. A step ``(first, last, threshold)`` keeps point ``first`` alone when
+    ``first == last``, else thins ``first..last`` with ``threshold`` (base length / (2 * count))."""
     index: list[list[int]] = []
     n = 0
     for m in matching:
         index.append(list(range(n, n + len(m))))
         n += len(m)
-    out: list[Point] = []
+    plan: Plan = []
 
     def left_run(start: int, stop: int) -> None:
         a, b = index[start][0], index[stop][0]
         if a == b:
-            out.append(points[a])
+            plan.append((a, a, 0.0))
         else:
-            out.extend(_thin(points, _length(left[start:stop + 1]), stop - start + 1, a, b))
+            plan.append((a, b, _length(left[start:stop + 1]) / (2 * (stop - start + 1))))
 
     def fan(i: int) -> None:
         lo, hi = matching[i][0], matching[i][-1]
-        out.extend(_thin(points, _length(right[lo:hi + 1]), hi - lo + 1, index[i][0], index[i][-1]))
+        plan.append((index[i][0], index[i][-1], _length(right[lo:hi + 1]) / (2 * (hi - lo + 1))))
 
     opened: int | None = None
     for i, m in enumerate(matching):
@@ -119,4 +124,22 @@ def reduce_points(
             fan(i)
     if opened is not None:
         left_run(opened, len(left) - 1)
+    return plan
+
+
+def apply_plan(points: list[Point], plan: Plan) -> list[Point]:
+    """The matched points of one frame reduced by ``reduction_plan``'s steps."""
+    out: list[Point] = []
+    for first, last, threshold in plan:
+        if first == last:
+            out.append(points[first])
+        else:
+            out.extend(_thin(points, threshold, first, last))
     return out
+
+
+def reduce_points(
+    points: list[Point], matching: list[list[int]], left: list[Point], right: list[Point]
+) -> list[Point]:
+    """CVAT's reduction of the matched point list (``reduction_plan`` applied to ``points``)."""
+    return apply_plan(points, reduction_plan(matching, left, right))

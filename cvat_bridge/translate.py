@@ -32,40 +32,11 @@ from datumaro.components.media import Image
 
 from cvat_bridge.errors import BackupError, FormatError
 from cvat_bridge.formats.fast_common import convert_value, duplicate_name_message, round2, shape_attributes
+from cvat_bridge.formats.fast_skeletons import skeleton_layout  # here since Datumaro-free writers need it too
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.model import Label as CvatLabel
 from cvat_bridge.model import Tag, Task
-from cvat_bridge.validate import SVG_ATTR, SVG_CIRCLE, SVG_LINE
 from cvat_bridge.view import ExportView, FrameContent, FrameShape
-
-# linear-time patterns (a hostile svg cannot make them backtrack), shared with validation
-_CIRCLE, _LINE, _ATTR = SVG_CIRCLE, SVG_LINE, SVG_ATTR
-
-
-def skeleton_layout(label: CvatLabel) -> tuple[list[str], list[tuple[int, int]]]:
-    """Point names in ``<circle>`` order and 1-based joints, read from the label's svg.
-
-    Parsed with regular expressions rather than an XML parser: the svg is a fragment, and
-    this way no entity or external reference can ever be expanded.
-    """
-    names: list[str] = []
-    node_ids: dict[str, int] = {}
-    for match in _CIRCLE.finditer(label.svg):
-        attrs = dict(_ATTR.findall(match.group(0)))
-        name = attrs.get("data-label-name")
-        if name is None:
-            continue
-        names.append(name)
-        node_ids[attrs.get("data-node-id", str(len(names)))] = len(names)
-    if not names:
-        names = [s.name for s in label.sublabels]
-    joints = []
-    for match in _LINE.finditer(label.svg):
-        attrs = dict(_ATTR.findall(match.group(0)))
-        a, b = attrs.get("data-node-from"), attrs.get("data-node-to")
-        if a in node_ids and b in node_ids:
-            joints.append((node_ids[a], node_ids[b]))
-    return names, joints
 
 
 def build_categories(task: Task) -> dict[AnnotationType, Any]:

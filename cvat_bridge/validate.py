@@ -22,10 +22,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvat_bridge.errors import BackupError
-from cvat_bridge.model import Job, Label
+from cvat_bridge.model import Annotations, Job, Label, Shape
+
+if TYPE_CHECKING:
+    from cvat_bridge.annotations_fast import FastObjects
+    from cvat_bridge.annotations_json import AnnotationParser
 
 # --- limits: far above any real task, low enough that a hostile file cannot exhaust memory
 MAX_TASK_JSON_BYTES = 256 * 1024**2
@@ -58,6 +62,8 @@ SVG_CIRCLE = re.compile(r"<circle\b[^<>]*>", re.IGNORECASE)
 SVG_LINE = re.compile(r"<line\b[^<>]*>", re.IGNORECASE)
 SVG_ATTR = re.compile(r'(?<![\w-])([\w-]+)\s*=\s*"([^"]*)"')
 
+_DRIVE_PATH = re.compile(r"^[A-Za-z]:([\\/]|$)")
+_PATH_SEPARATOR = re.compile(r"[\\/]")
 _BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -70,9 +76,9 @@ def text_problem(text: str) -> str | None:
 def path_problem(name: str, *, component: bool = False) -> str | None:
     """Why ``name`` may not become part of an output path (exporters write names as paths);
     ``component``: it must be one file name, without folders."""
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:([\\/]|$)", name):
+    if name.startswith(("/", "\\")) or _DRIVE_PATH.match(name):
         return "is an absolute path"
-    parts = re.split(r"[\\/]", name)
+    parts = _PATH_SEPARATOR.split(name)
     if ".." in parts:
         return "contains '..'"
     if component and (len(parts) > 1 or name == "."):
@@ -166,36 +172,84 @@ class AnnotationsChecker:
         self.checker = ObjectChecker(labels, size, frame_size, deleted)
         self.problems: list[Problem] = []
         self.count = 0
+        self._fast: FastObjects | None = None
 
     def entry(self, job: int, entry: Any) -> Any:
-        from cvat_bridge.validate_objects import ObjectProblem
+        lists = self._object_lists(job, entry)
+        kept = dict(entry)
+        for key, items in lists.items():
+            kept[key] = [raw for index, raw in enumerate(items, 1) if self._passes(job, key, index, raw)]
+        return kept
 
-        where, checker, problems = self.where, self.checker, self.problems
+    def objects(self, job: int, entry: Any, parser: AnnotationParser) -> Annotations:
+        """The model objects of ``entry`` without its bad objects: ``entry`` and the parser in one.
+
+        Each object takes the one-pass fast path first (``annotations_fast``); what that cannot
+        vouch for takes the detailed checks, then the parser."""
+        fast = self._fast
+        if fast is None or fast.parser is not parser:
+            from cvat_bridge.annotations_fast import FastObjects
+
+            fast = self._fast = FastObjects(self.checker, parser)
+        found: dict[str, list[Any]] = {"tags": [], "shapes": [], "tracks": []}
+        for key, items in self._object_lists(job, entry).items():
+            quick, parse = {"tags": (fast.tag, parser.tag), "shapes": (fast.shape, parser.shape),
+                            "tracks": (fast.track, parser.track)}[key]
+            objects = found[key]
+            if key == "shapes":
+                shapes, misses = fast.shape_list(items)
+                if not misses:
+                    found[key] = shapes
+                    continue
+                items = [raw if shape is None else shape for raw, shape in zip(items, shapes, strict=True)]
+                quick = _as_parsed
+            for index, raw in enumerate(items, 1):
+                try:
+                    obj = quick(raw)
+                except Exception:  # noqa: BLE001 - whatever surprises the fast path, the checker words
+                    obj = None
+                if obj is None:
+                    if not self._passes(job, key, index, raw):
+                        continue
+                    obj = parse(raw)
+                    if key != "tags" and obj.source == "Ground truth":
+                        obj.source = "manual"  # as AnnotationParser.annotations does
+                objects.append(obj)
+        return Annotations(tags=found["tags"], shapes=found["shapes"], tracks=found["tracks"])
+
+    def _object_lists(self, job: int, entry: Any) -> dict[str, list[Any]]:
+        """The 'tags', 'shapes' and 'tracks' lists an entry has (in this order)."""
+        where = self.where
         if not isinstance(entry, dict):
             raise BackupError(f"{where}: annotations.json: the entry of job {job} is {short_repr(entry)}, "
                               "not an object")
-        kept = dict(entry)
-        for key, check in (("tags", checker.tag), ("shapes", checker.shape), ("tracks", checker.track)):
+        lists = {}
+        for key in ("tags", "shapes", "tracks"):
             items = entry.get(key)
             if items is None:
                 continue
             if not isinstance(items, list):
                 raise BackupError(f"{where}: annotations.json: job {job}: '{key}' is {short_repr(items)}, "
                                   "not a list")
-            good = []
-            for index, raw in enumerate(items, 1):
-                try:
-                    check(raw)
-                except ObjectProblem as bad:
-                    self.count += 1
-                    if self.lenient or not problems:
-                        frame = bad.frame if bad.frame is not None else frame_of(raw)
-                        problems.append(Problem(job, frame, checker.describe(key, index, raw) + bad.part,
-                                                bad.kind, bad.detail))
-                else:
-                    good.append(raw)
-            kept[key] = good
-        return kept
+            lists[key] = items
+        return lists
+
+    def _passes(self, job: int, key: str, index: int, raw: Any) -> bool:
+        """Whether object #``index`` of the entry's ``key`` list passes the detailed checks;
+        when not, its problem is kept (the first one only, unless lenient)."""
+        from cvat_bridge.validate_objects import ObjectProblem
+
+        checker = self.checker
+        try:
+            {"tags": checker.tag, "shapes": checker.shape, "tracks": checker.track}[key](raw)
+        except ObjectProblem as bad:
+            self.count += 1
+            if self.lenient or not self.problems:
+                frame = bad.frame if bad.frame is not None else frame_of(raw)
+                self.problems.append(Problem(job, frame, checker.describe(key, index, raw) + bad.part,
+                                             bad.kind, bad.detail))
+            return False
+        return True
 
     def finish(self) -> list[Problem]:
         problems, count = self.problems, self.count
@@ -203,6 +257,11 @@ class AnnotationsChecker:
             more = f" (and {count - 1} more bad object{'s' if count > 2 else ''})" if count > 1 else ""
             raise BackupError(f"{self.where}: {problems[0]}{more}; --lenient skips bad objects")
         return problems
+
+
+def _as_parsed(item: Any) -> Any:
+    """``quick`` of an item already made a model object (or left raw: None)."""
+    return item if isinstance(item, Shape) else None
 
 
 def frame_of(raw: Any) -> Any:

@@ -120,11 +120,11 @@ class ObjectChecker:
                     key = (id(label), name, type(value), value)
                     if key in good:
                         continue
-            self._attribute(item, label)
+            self.attribute(item, label)
             if key is not None and len(good) < _MAX_REMEMBERED:
                 good.add(key)
 
-    def _attribute(self, item: Any, label: Label) -> None:
+    def attribute(self, item: Any, label: Label) -> None:
         """The checks of one item of an object's 'attributes'."""
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise ObjectProblem("bad attribute", f"attribute {short_repr(item)} has no name")

@@ -8,15 +8,19 @@ follow CVAT's order: standalone shapes, then track shapes, stable-sorted by z_or
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Container, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import groupby, pairwise, starmap
+from operator import attrgetter, le
+from typing import Generic, TypeVar
 
 from cvat_bridge.frames import FrameSelection, frame_info, select_frames
-from cvat_bridge.interpolate import interpolate_track, iter_track_shapes
+from cvat_bridge.interpolate import LINEAR_TYPES, POLY_TYPES, interpolate_track, iter_visible_shapes
 from cvat_bridge.merge import job_annotations, task_annotations
 from cvat_bridge.model import Annotations, FrameInfo, Shape, Tag, Task, Track
+
+Obj = TypeVar("Obj", Shape, Tag)
 
 
 @dataclass(slots=True)
@@ -76,37 +80,46 @@ class ExportView:
             include_outside=include_outside,
         )
 
-    def frames(self) -> Iterator[FrameContent]:
+    def frames(self, shape_types: Collection[str] | None = None) -> Iterator[FrameContent]:
         """Every included frame, empty ones too, with its shapes and tags in CVAT's order.
 
         Streamed: tracks are interpolated lazily as the frames advance (a heap holds the next
         shape of each started track, ordered by frame, then track id), so memory holds the
         current frame's objects rather than every interpolated frame of the export.
+
+        ``shape_types``: only the shapes of these types (top-level type: a skeleton is one shape) are
+        made, for a writer that draws only some; the frames, the tags and the order of the kept
+        shapes are those of the full view, and a track that would fail to interpolate still fails.
         """
+        task = self.task
         included = self.included
-        standalone: dict[int, list[Shape]] = defaultdict(list)
-        for shape in self.annotations.shapes:
-            if shape.frame in included:
-                standalone[shape.frame].append(shape)
-        tags: dict[int, list[Tag]] = defaultdict(list)
-        for tag in self.annotations.tags:
-            if tag.frame in included:
-                tags[tag.frame].append(tag)
-        tracks = self.annotations.tracks
-        by_start = sorted(range(len(tracks)), key=lambda i: tracks[i].frame)
+        annotations = self.annotations
+        standalone = _PerFrame(annotations.shapes, included, shape_types)
+        tags = _PerFrame(annotations.tags, included, None)
+        tracks = annotations.tracks
+        by_start = sorted((i for i, track in enumerate(tracks)
+                           if shape_types is None or not _skippable(track, shape_types)),
+                          key=lambda i: tracks[i].frame)
         started = 0
         pending: list[tuple[int, int, Shape, Iterator[Shape]]] = []  # (frame, track id, shape, the rest)
-        deleted = self.task.deleted_frames
+        deleted = task.deleted_frames
         end = self.end_frame
         for frame in self.selection.frames:
             while started < len(by_start) and tracks[by_start[started]].frame <= frame:
                 track_id = by_start[started]
-                rest = iter_track_shapes(tracks[track_id], end, deleted_frames=deleted, included_frames=included)
+                rest = iter_visible_shapes(tracks[track_id], end, deleted_frames=deleted, included_frames=included)
                 first = next(rest, None)
                 if first is not None:
                     heapq.heappush(pending, (first.frame, track_id, first, rest))
                 started += 1
-            shapes = [_standalone(s) for s in standalone.pop(frame, ())]
+            bucket = standalone.take(frame)
+            # positional FrameShape(shape, attributes, track_id, label, group, source, elements): the
+            # attribute dicts of loaded objects are shared (annotations_json), writers get their own copy
+            shapes = [
+                FrameShape(s, dict(s.attributes), None, s.label, s.group, s.source,
+                           _standalone_elements(s.elements) if s.elements else [])
+                for s in bucket
+            ] if bucket else []
             while pending and pending[0][0] <= frame:
                 shape_frame, track_id, shape, rest = pending[0]
                 following = next(rest, None)
@@ -114,34 +127,103 @@ class ExportView:
                     heapq.heappop(pending)
                 else:
                     heapq.heapreplace(pending, (following.frame, track_id, following, rest))
-                if shape_frame != frame or shape.outside:
+                if shape_frame != frame or (shape_types is not None and shape.type not in shape_types):
                     continue
-                frame_shape = _tracked(tracks[track_id], shape, track_id)
-                if shape.type == "skeleton" and not frame_shape.elements:
-                    continue
-                shapes.append(frame_shape)
-            shapes.sort(key=_z_order)
-            yield FrameContent(frame, frame_info(self.task, frame), shapes, tags.pop(frame, []))
+                track = tracks[track_id]
+                if shape.type == "skeleton":
+                    frame_shape = _tracked(track, shape, track_id)
+                    if not frame_shape.elements:
+                        continue
+                    shapes.append(frame_shape)
+                else:  # _tracked without elements, inline: one call less per tracked shape
+                    shapes.append(FrameShape(shape, {**shape.attributes, **track.attributes}, track_id,
+                                             track.label, track.group, track.source, []))
+            if len(shapes) > 1:
+                shapes.sort(key=_Z_ORDER)
+            yield FrameContent(frame, frame_info(task, frame), shapes, tags.take(frame))
 
 
-def _z_order(frame_shape: FrameShape) -> int:
-    return frame_shape.shape.z_order
+_Z_ORDER = attrgetter("shape.z_order")
 
+
+_FRAME = attrgetter("frame")
+
+
+class _PerFrame(Generic[Obj]):
+    """The objects of each frame (shapes of ``types`` when given) in their order, taken for ascending frames.
+
+    Objects stored in frame order (the usual case) are read run by run as the frames advance
+    (nothing held up front); others are grouped by frame first.
+    """
+
+    def __init__(self, objects: list[Obj], included: Container[int], types: Collection[str] | None) -> None:
+        self.types = types
+        self.runs: Iterator[tuple[int, Iterator[Obj]]] | None = None
+        self.run: tuple[int, Iterator[Obj]] | None = None
+        self.grouped: dict[int, list[Obj]] = {}
+        if all(starmap(le, pairwise(map(_FRAME, objects)))):
+            self.runs = groupby(objects, _FRAME)
+            self.run = next(self.runs, None)
+            return
+        for obj in objects:
+            frame = obj.frame
+            if frame in included and (types is None or obj.type in types):
+                bucket = self.grouped.get(frame)
+                if bucket is None:
+                    self.grouped[frame] = [obj]
+                else:
+                    bucket.append(obj)
+
+    def take(self, frame: int) -> list[Obj]:
+        """The objects on ``frame``; frames must be asked for in ascending order."""
+        if self.runs is None:
+            return self.grouped.pop(frame, [])
+        run = self.run
+        while run is not None and run[0] < frame:
+            run = next(self.runs, None)
+        if run is None or run[0] != frame:
+            self.run = run
+            return []
+        types = self.types
+        objects = list(run[1]) if types is None else [o for o in run[1] if o.type in types]
+        self.run = next(self.runs, None)  # (after the run is read: groupby's runs end when it advances)
+        return objects
+
+
+def _skippable(track: Track, types: Collection[str]) -> bool:
+    """Whether a view limited to ``types`` can leave ``track`` out: none of its shapes would be kept
+    and interpolating it cannot fail (one known type, keyframes on distinct ascending frames, one
+    point count; the same for skeleton element tracks)."""
+    if not track.shapes:  # nothing to draw, and its element tracks are never interpolated
+        return True
+    return _uniform(track) and track.shapes[0].type not in types and all(_uniform(e) for e in track.elements)
+
+
+_INTERPOLATED_TYPES = frozenset({*LINEAR_TYPES, *POLY_TYPES, "points", "mask"})
+
+
+def _uniform(track: Track) -> bool:
+    keys = track.shapes
+    if not keys:
+        return True
+    kind, count, previous = keys[0].type, len(keys[0].points), keys[0].frame - 1
+    if kind not in _INTERPOLATED_TYPES or (kind in POLY_TYPES and count < 2):
+        return False
+    for key in keys:
+        if key.type != kind or len(key.points) != count or key.frame <= previous:
+            return False
+        previous = key.frame
+    return True
+
+
+def _standalone_elements(elements: list[Shape]) -> list[FrameShape]:
+    return [FrameShape(e, dict(e.attributes), None, e.label, e.group, e.source) for e in elements]
 
 
 def _standalone(shape: Shape) -> FrameShape:
-    # attribute dicts of loaded objects are shared (annotations_json): writers get their own copy
-    return FrameShape(
-        shape=shape,
-        attributes=dict(shape.attributes),
-        label=shape.label,
-        group=shape.group,
-        source=shape.source,
-        elements=[
-            FrameShape(shape=e, attributes=dict(e.attributes), label=e.label, group=e.group, source=e.source)
-            for e in shape.elements
-        ] if shape.elements else [],
-    )
+    """A standalone shape as the view gives it (``frames`` builds these inline)."""
+    return FrameShape(shape, dict(shape.attributes), None, shape.label, shape.group, shape.source,
+                      _standalone_elements(shape.elements) if shape.elements else [])
 
 
 def _tracked(track: Track, shape: Shape, track_id: int) -> FrameShape:

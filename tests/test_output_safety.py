@@ -47,6 +47,15 @@ def _work_folders(parent: Path) -> list[Path]:
     return sorted(parent.glob(".*.tmp"))
 
 
+def _midway(work: Path) -> bool:
+    """Part of the output is written: label files in the work folder, or in its growing archive."""
+    staged = work / "archive.zip"
+    try:
+        return staged.stat().st_size > 20_000 or sum(1 for _ in work.rglob("*.txt")) > 50
+    except FileNotFoundError:
+        return False
+
+
 def _start_and_wait_until_midway(backup: Path, target: Path) -> subprocess.Popen[bytes]:
     """Start a real export and return once its work folder holds part of the output."""
     process = subprocess.Popen([*CLI, "export", "--task", str(backup), "--format", "YOLO 1.0", "-o", str(target)],
@@ -54,7 +63,7 @@ def _start_and_wait_until_midway(backup: Path, target: Path) -> subprocess.Popen
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         works = _work_folders(target.parent)
-        if works and sum(1 for _ in works[0].rglob("*.txt")) > 50:
+        if works and _midway(works[0]):
             return process
         if process.poll() is not None:
             break
@@ -89,8 +98,8 @@ def test_an_interrupted_export_leaves_no_archive(how: str, tmp_path: Path, monke
 
 def test_a_failing_export_leaves_nothing_and_reports_a_bug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    def half_then_crash(source: Path, target: Path, timestamp: float) -> None:
-        target.write_bytes(b"PK half an archive")
+    def half_then_crash(source: Path, archive_file: zipfile.ZipFile, *args: object) -> None:
+        archive_file.writestr("half.txt", b"half an archive")
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(archive, "zip_directory", half_then_crash)
@@ -181,9 +190,12 @@ def test_stale_work_folders_of_dead_exports_are_removed_and_live_ones_kept(tmp_p
         if owner is not None:
             (folder / archive.OWNER_FILE).write_text(owner)
     with archive.atomic_output(tmp_path / "out.zip", overwrite=False, timestamp=1.7e9) as content:
-        (content / "a.txt").write_text("a")
+        content.write_text("a.txt", "a")
+        (content.folder / "b.txt").write_text("b")
     assert not stale.exists() and live.exists() and foreign.exists()
     assert (tmp_path / "out.zip").is_file()
+    with zipfile.ZipFile(tmp_path / "out.zip") as written:
+        assert written.namelist() == ["a.txt", "b.txt"]
 
 
 def test_atomic_output_refuses_a_missing_folder(tmp_path: Path) -> None:

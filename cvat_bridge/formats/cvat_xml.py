@@ -6,98 +6,72 @@ coordinates with two decimals, attribute values escaped like ``xml.sax``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from cvat_bridge.archive import OutputTree
+from cvat_bridge.formats.cvat_xml_text import (
+    ATTRIBUTE_END,
+    CUBOID_KEYS,
+    SHAPE_TAGS,
+    Fragments,
+    attribute_opens,
+    attribute_text,
+    escape_text,
+    escaped_values,
+    first_geometry_text,
+    geometry_text,
+    group_text,
+    needs_escape,
+    quote_attr,
+)
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.meta import ExportMeta
-from cvat_bridge.model import Label, Shape, Tag
-from cvat_bridge.view import ExportView, FrameShape
+from cvat_bridge.model import Label, Tag
+from cvat_bridge.view import ExportView, FrameContent, FrameShape
 
-CUBOID_KEYS = ("xtl1", "ytl1", "xbl1", "ybl1", "xtr1", "ytr1", "xbr1", "ybr1",
-               "xtl2", "ytl2", "xbl2", "ybl2", "xtr2", "ytr2", "xbr2", "ybr2")
-SHAPE_TAGS = {"rectangle": "box"}
-
-
-_NEEDS_ESCAPE = re.compile(r"[&<>\"'\n\r\t]")
-
-
-def _num(value: float) -> str:
-    return f"{value:.2f}"
-
-
-def _attr(value: str) -> str:
-    """An attribute value quoted exactly as ``xml.sax.saxutils.quoteattr`` does, fast for plain text."""
-    if not _NEEDS_ESCAPE.search(value):
-        return f'"{value}"'
-    from xml.sax.saxutils import quoteattr  # imports urllib.request: only when a value needs it
-
-    return quoteattr(value)
-
-
-def _text(value: str) -> str:
-    if not _NEEDS_ESCAPE.search(value):
-        return value
-    from xml.sax.saxutils import escape
-
-    return escape(value)
+__all__ = ["CUBOID_KEYS", "SHAPE_TAGS", "XmlWriter", "export_images", "export_video", "write_images_xml",
+           "write_meta"]
 
 
 class XmlWriter:
     """Minimal pretty-printing XML writer matching CVAT's output byte for byte.
 
-    Output is gathered in a list and written in large pieces (``end`` writes the rest): one
-    ``write`` per element part was a good share of the time of big exports.
+    Output is gathered in ``parts`` and written in large pieces (``end`` writes the rest); the
+    body writers append whole objects' text to ``parts`` themselves.
     """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.depth = 0
-        self._parts: list[str] = ['<?xml version="1.0" encoding="utf-8"?>']
+        self.parts: list[str] = ['<?xml version="1.0" encoding="utf-8"?>']
 
     def flush(self) -> None:
-        self.stream.write("".join(self._parts))
-        self._parts.clear()
+        self.stream.write("".join(self.parts))
+        self.parts.clear()
+
+    def flush_if_large(self, count: int = 4096) -> None:
+        if len(self.parts) >= count:
+            self.flush()
 
     def _start(self, tag: str, attrs: Iterable[tuple[str, str]]) -> str:
-        attrs = attrs if isinstance(attrs, list) else list(attrs)
-        if _NEEDS_ESCAPE.search("".join([v for _, v in attrs])):
-            attr_text = "".join([f" {k}={_attr(v)}" for k, v in attrs])
-        else:  # the usual case: one search for all values
-            attr_text = "".join([f' {k}="{v}"' for k, v in attrs])
+        attr_text = "".join([f" {k}={quote_attr(v)}" for k, v in attrs])
         return f"\n{'  ' * self.depth}<{tag}{attr_text}>"
 
     def open(self, tag: str, attrs: Iterable[tuple[str, str]] = ()) -> None:
-        self._parts.append(self._start(tag, attrs))
+        self.parts.append(self._start(tag, attrs))
         self.depth += 1
-        if len(self._parts) >= 8192:
-            self.flush()
 
-    def open_plain(self, tag: str, attr_text: str) -> None:
-        """``open`` with the attributes already written out (``' name="value"'``...), for values that
-        never need escaping: numbers."""
-        self._parts.append(f"\n{'  ' * self.depth}<{tag}{attr_text}>")
-        self.depth += 1
-        if len(self._parts) >= 8192:
-            self.flush()
-
-    def close(self, tag: str, inline: bool = False) -> None:
+    def close(self, tag: str) -> None:
         self.depth -= 1
-        self._parts.append(f"</{tag}>" if inline else f"\n{'  ' * self.depth}</{tag}>")
+        self.parts.append(f"\n{'  ' * self.depth}</{tag}>")
 
     def leaf(self, tag: str, text: str = "", attrs: Iterable[tuple[str, str]] = ()) -> None:
-        self._parts.append(f"{self._start(tag, attrs)}{_text(text)}</{tag}>")
-
-    def attribute_leaves(self, attributes: dict[str, str]) -> None:
-        """``<attribute name="...">value</attribute>`` for each item: ``leaf`` in one step."""
-        indent = "\n" + "  " * self.depth
-        self._parts.extend([f"{indent}<attribute name={_attr(name)}>{_text(value)}</attribute>"
-                            for name, value in attributes.items()])
+        self.parts.append(f"{self._start(tag, attrs)}{escape_text(text)}</{tag}>")
 
     def end(self) -> None:
-        self._parts.append("\n")
+        self.parts.append("\n")
         self.flush()
 
 
@@ -176,67 +150,81 @@ def write_meta(w: XmlWriter, view: ExportView, meta: ExportMeta) -> None:
     w.close("meta")
 
 
-def _geometry(shape: Shape) -> list[tuple[str, str]]:
-    p = shape.points
-    if shape.type == "rectangle":
-        attrs = [("xtl", f"{p[0]:.2f}"), ("ytl", f"{p[1]:.2f}"), ("xbr", f"{p[2]:.2f}"), ("ybr", f"{p[3]:.2f}")]
-        if shape.rotation:
-            attrs.append(("rotation", _num(shape.rotation)))
-        return attrs
-    if shape.type == "ellipse":
-        attrs = [("cx", _num(p[0])), ("cy", _num(p[1])), ("rx", _num(p[2] - p[0])), ("ry", _num(p[1] - p[3]))]
-        if shape.rotation:
-            attrs.append(("rotation", _num(shape.rotation)))
-        return attrs
-    if shape.type == "cuboid":
-        return [(key, _num(value)) for key, value in zip(CUBOID_KEYS, p, strict=False)]
-    if shape.type == "mask":
-        left, top, right, bottom = (int(v) for v in p[-4:])
-        rle = ", ".join(str(int(v)) for v in p[:-4])
-        return [("rle", rle), ("left", str(left)), ("top", str(top)),
-                ("width", str(right - left + 1)), ("height", str(bottom - top + 1))]
-    return [("points", ";".join([f"{p[i]:.2f},{p[i + 1]:.2f}" for i in range(0, len(p) - 1, 2)]))]
+class ImageMarkup:
+    """The repeating, escaped markup of the "CVAT for images" body (one per export)."""
+
+    def __init__(self) -> None:
+        self.shape_heads = Fragments(self._shape_head)  # (type, label, source) → '<box label=.. occluded="'
+        self.closes = Fragments(lambda tag: f"\n    </{tag}>")
+        self.quoted = Fragments(quote_attr)
+        self.opens = [attribute_opens(depth) for depth in range(5)]
+
+    @staticmethod
+    def _shape_head(key: tuple[str, str, str]) -> str:
+        kind, label, source = key
+        return f'\n    <{SHAPE_TAGS.get(kind, kind)} label={quote_attr(label)} source={quote_attr(source)} occluded="'
 
 
-def _geometry_text(shape: Shape) -> str:
-    """``_geometry`` written out as XML attributes: numbers only, nothing to escape."""
-    return "".join([f' {key}="{value}"' for key, value in _geometry(shape)])
+def _image_skeleton(parts: list[str], item: FrameShape, markup: ImageMarkup, escape: bool,
+                    values: list[str]) -> None:
+    quoted = markup.quoted
+    parts.append(f"\n    <skeleton label={quoted[item.label]} source={quoted[item.source]} "
+                 f'z_order="{item.shape.z_order}"{group_text(item.group)}>')
+    for element in item.elements:
+        e = element.shape
+        parts.append(f"\n      <points label={quoted[element.label]} source={quoted[element.source]} "
+                     f'outside="{int(e.outside)}" occluded="{int(e.occluded)}"{first_geometry_text(e)}'
+                     f"{group_text(element.group)}>")
+        attributes = element.attributes
+        if attributes:
+            if escape:
+                attributes = escaped_values(attributes)
+            else:
+                values.extend(attributes.values())
+            parts.append(attribute_text(attributes, markup.opens[4]))
+        parts.append("\n      </points>")
 
 
-def _write_attributes(w: XmlWriter, attributes: dict[str, str]) -> None:
-    if attributes:
-        w.attribute_leaves(attributes)
+def _image_frame(parts: list[str], content: FrameContent, frame_id: int, markup: ImageMarkup,
+                 escape: bool) -> bool:
+    """Append the ``<image>`` element of a frame; False when an attribute value needed escaping
+    and ``escape`` was off (the caller writes the frame again with ``escape``)."""
+    info = content.info
+    parts.append(f'\n  <image id="{frame_id}" name={quote_attr(info.name)} width="{info.width}" '
+                 f'height="{info.height}">')
+    values: list[str] = []
+    heads, closes, opens = markup.shape_heads, markup.closes, markup.opens[3]
+    for item in content.shapes:
+        shape = item.shape
+        kind = shape.type
+        if kind == "skeleton":
+            _image_skeleton(parts, item, markup, escape, values)
+            tag = "skeleton"
+        else:
+            group = item.group
+            parts.append(f'{heads[kind, item.label, item.source]}{int(shape.occluded)}"{geometry_text(shape)} '
+                         f'z_order="{shape.z_order}"' + (f' group_id="{group}">' if group else ">"))
+            tag = SHAPE_TAGS.get(kind, kind)
+        attributes = item.attributes
+        if attributes:
+            if escape:
+                attributes = escaped_values(attributes)
+            else:
+                values.extend(attributes.values())
+            parts.append(attribute_text(attributes, opens))
+        parts.append(closes[tag])
+    for tag_object in content.tags:
+        _image_tag(parts, tag_object, markup)
+    parts.append("\n  </image>")
+    return escape or not values or not needs_escape("".join(values))
 
 
-def _group(group: int) -> list[tuple[str, str]]:
-    return [("group_id", str(group))] if group else []
-
-
-def _write_image_shape(w: XmlWriter, item: FrameShape) -> None:
-    shape = item.shape
-    tag = SHAPE_TAGS.get(shape.type, shape.type)
-    attrs = [("label", item.label), ("source", item.source)]
-    if shape.type == "skeleton":
-        w.open(tag, attrs + [("z_order", str(shape.z_order))] + _group(item.group))
-        for element in item.elements:
-            e = element.shape
-            w.open("points", [("label", element.label), ("source", element.source),
-                              ("outside", str(int(e.outside))), ("occluded", str(int(e.occluded))),
-                              *_geometry(e)[:1], *_group(element.group)])
-            _write_attributes(w, element.attributes)
-            w.close("points")
-    else:
-        group = f' group_id="{item.group}"' if item.group else ""
-        w.open_plain(tag, f" label={_attr(item.label)} source={_attr(item.source)} occluded=\"{int(shape.occluded)}\""
-                          f'{_geometry_text(shape)} z_order="{shape.z_order}"{group}')
-    _write_attributes(w, item.attributes)
-    w.close(tag)
-
-
-def _write_tag(w: XmlWriter, tag: Tag) -> None:
-    w.open("tag", [("label", tag.label), ("source", tag.source), *_group(tag.group)])
-    _write_attributes(w, tag.attributes)
-    w.close("tag")
+def _image_tag(parts: list[str], tag: Tag, markup: ImageMarkup) -> None:
+    parts.append(f"\n    <tag label={markup.quoted[tag.label]} source={markup.quoted[tag.source]}"
+                 f"{group_text(tag.group)}>")
+    opens = markup.opens[3]
+    parts.extend([f"{opens[name]}{escape_text(value)}{ATTRIBUTE_END}" for name, value in tag.attributes.items()])
+    parts.append("\n    </tag>")
 
 
 def write_images_xml(view: ExportView, stream: IO[str], meta: ExportMeta) -> None:
@@ -245,14 +233,16 @@ def write_images_xml(view: ExportView, stream: IO[str], meta: ExportMeta) -> Non
     w.open("annotations")
     w.leaf("version", "1.1")
     write_meta(w, view, meta)
+    markup = ImageMarkup()
+    parts = w.parts
+    task = view.task
     for content in view.frames():
-        w.open("image", [("id", str(absolute_frame(view.task, content.frame))), ("name", content.info.name),
-                         ("width", str(content.info.width)), ("height", str(content.info.height))])
-        for item in content.shapes:
-            _write_image_shape(w, item)
-        for tag in content.tags:
-            _write_tag(w, tag)
-        w.close("image")
+        frame_id = absolute_frame(task, content.frame)
+        start = len(parts)
+        if not _image_frame(parts, content, frame_id, markup, False):
+            del parts[start:]
+            _image_frame(parts, content, frame_id, markup, True)
+        w.flush_if_large()
     w.close("annotations")
     w.end()
 
@@ -264,19 +254,19 @@ def _save_images(view: ExportView, out_dir: Path, media: Any) -> None:
     write_frames(view, out_dir / "images", media)
 
 
-def export_images(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False,
+def export_images(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                   media: Any = None) -> None:
-    with open(out_dir / "annotations.xml", "w", encoding="utf-8", newline="\n") as stream:
+    with out.open_text("annotations.xml") as stream:
         write_images_xml(view, stream, meta)
     if save_images:
-        _save_images(view, out_dir, media)
+        _save_images(view, out.folder, media)
 
 
-def export_video(view: ExportView, out_dir: Path, meta: ExportMeta, *, save_images: bool = False,
+def export_video(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                  media: Any = None) -> None:
     from cvat_bridge.formats.cvat_video import write_video_xml
 
-    with open(out_dir / "annotations.xml", "w", encoding="utf-8", newline="\n") as stream:
+    with out.open_text("annotations.xml") as stream:
         write_video_xml(view, stream, meta)
     if save_images:
-        _save_images(view, out_dir, media)
+        _save_images(view, out.folder, media)

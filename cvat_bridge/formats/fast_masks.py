@@ -8,6 +8,7 @@ NumPy, OpenCV (ellipses) and pycocotools (polygons) are imported when first need
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,6 +37,19 @@ class Bitmap(NamedTuple):
 
 EMPTY = Bitmap(0, 0, np.zeros((0, 0), dtype=np.uint8))
 _ALTERNATING = (np.arange(1 << 12) % 2).astype(np.uint8)  # 0, 1, 0, 1, …: the values of CVAT's runs
+
+
+def rotated_box_corners(points: list[float], degrees: float) -> list[float]:
+    """The four corners of box ``[x0, y0, x1, y1]`` rotated by ``degrees`` (clockwise on screen)
+    about its centre, starting at the top-left corner, as CVAT's ``RotatedBoxesToPolygons``."""
+    x0, y0, x1, y1 = points
+    cx, cy = x0 + (x1 - x0) / 2, y0 + (y1 - y0) / 2
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    corners: list[float] = []
+    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)):
+        corners += [cx + cos * (x - cx) - sin * (y - cy), cy + sin * (x - cx) + cos * (y - cy)]
+    return corners
 
 
 def cvat_mask(points: list[float], width: int, height: int) -> Bitmap:
@@ -140,6 +154,26 @@ def summary(bitmap: Bitmap, width: int, height: int) -> tuple[list[int], int, li
     else:
         counts[-1] += after
     return counts, area, [float(bitmap.x + x0), float(y0), float(x1 - x0 + 1), float(y1 - y0 + 1)]
+
+
+def rle_string(bitmap: Bitmap, width: int, height: int) -> str:
+    """The ``counts`` string of pycocotools' compressed RLE of the bitmap on the whole image: what
+    ``mask_utils.encode`` of the full canvas gives (``RleMask.rle`` in Datumaro formats).
+
+    Small images are encoded whole (fastest there); on larger ones only the covered columns are
+    scanned (``summary``) and the runs compressed, so the cost does not grow with the image."""
+    from pycocotools import mask as mask_utils
+
+    if width * height <= SMALL_IMAGE_PIXELS:
+        canvas = np.zeros((width, height), dtype=np.uint8)  # transposed: .T is the image in Fortran order
+        h, w = bitmap.data.shape
+        canvas[bitmap.x: bitmap.x + w, bitmap.y: bitmap.y + h] = bitmap.data.T
+        return mask_utils.encode(canvas.T)["counts"].decode("ascii")
+    counts = summary(bitmap, width, height)[0]
+    return mask_utils.frPyObjects({"counts": counts, "size": [height, width]}, height, width)["counts"].decode("ascii")
+
+
+SMALL_IMAGE_PIXELS = 1 << 16  # measured: below this, encoding the whole image is faster than the window
 
 
 def mask_to_polygons(bitmap: Bitmap, width: int, height: int) -> list[Any]:

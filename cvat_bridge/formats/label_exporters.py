@@ -1,4 +1,5 @@
-"""Small Datumaro Exporter plugins for VGGFace2 1.0 and ImageNet 1.0 as CVAT writes them.
+"""Small Datumaro Exporter plugins for VGGFace2 1.0 and ImageNet 1.0 as CVAT writes them
+(for Datumaro users; cvat-bridge's own rows use the writers of fast_faces.py / fast_labels.py).
 
 - VGGFace2 holds at most one box and one set of landmarks per image. CVAT (and upstream
   Datumaro) fail in the middle of the export on the first frame with more; we check every frame
@@ -21,9 +22,9 @@ from datumaro.plugins.data_formats.imagenet_txt import ImagenetTxtExporter
 from datumaro.plugins.data_formats.vgg_face2 import VggFace2Exporter
 
 from cvat_bridge.errors import FormatError
+from cvat_bridge.formats.fast_faces import several_faces_message
 
 SINGLE_FACE_TYPES = (AnnotationType.bbox, AnnotationType.points)
-MAX_LISTED_FRAMES = 10
 
 
 class KeepFirstFace(ItemTransform):
@@ -67,14 +68,7 @@ class CvatVggFace2Exporter(VggFace2Exporter):
         else:
             crowded = frames_with_several_faces(self._extractor)
             if crowded:
-                listed = ", ".join(crowded[:MAX_LISTED_FRAMES])
-                more = f" and {len(crowded) - MAX_LISTED_FRAMES} more" if len(crowded) > MAX_LISTED_FRAMES else ""
-                raise FormatError(
-                    "VGGFace2 1.0 allows one box and one set of landmarks per image, but "
-                    f"{len(crowded)} frame(s) have more: frames {listed}{more}. To keep the first "
-                    "box and landmarks of each frame, pass the option keep_first_box "
-                    "(Python API: export(..., options={'keep_first_box': True}))."
-                )
+                raise FormatError(several_faces_message(crowded))
         super()._apply_impl()
 
 

@@ -13,7 +13,6 @@ float32 (see ``translate.with_exact_points``), so new polygons here get exact po
 from __future__ import annotations
 
 import logging
-import math
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,29 +21,20 @@ from datumaro.components.annotation import AnnotationType, Polygon
 from datumaro.components.dataset_base import DatasetItem
 from datumaro.components.transformer import ItemTransform
 
+from cvat_bridge.formats.colormaps import (  # noqa: F401 (moved to colormaps.py; still imported from here)
+    BACKGROUND,
+    BLACK,
+    find_background,
+    move_background_first,
+    task_colormap,
+)
+from cvat_bridge.formats.fast_masks import rotated_box_corners
 from cvat_bridge.translate import with_exact_points
 
 if TYPE_CHECKING:
     from cvat_bridge.formats.tweaks import TweakContext
 
 log = logging.getLogger(__name__)
-
-BACKGROUND = "background"
-BACKGROUND_COLOR = "#000000"
-BLACK = (0, 0, 0)
-
-
-def rotated_box_corners(points: list[float], degrees: float) -> list[float]:
-    """The four corners of box ``[x0, y0, x1, y1]`` rotated by ``degrees`` (clockwise on screen)
-    about its centre, starting at the top-left corner, as CVAT's ``RotatedBoxesToPolygons``."""
-    x0, y0, x1, y1 = points
-    cx, cy = x0 + (x1 - x0) / 2, y0 + (y1 - y0) / 2
-    angle = math.radians(degrees)
-    cos, sin = math.cos(angle), math.sin(angle)
-    corners: list[float] = []
-    for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1)):
-        corners += [cx + cos * (x - cx) - sin * (y - cy), cy + sin * (x - cx) + cos * (y - cy)]
-    return corners
 
 
 class RotatedBoxesToPolygons(ItemTransform):
@@ -99,31 +89,6 @@ def merge_instance_segments(dataset: Any) -> Any:
     return dataset.transform("merge_instance_segments")
 
 
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    value = color.lstrip("#")
-    if len(value) != 6:
-        return (0, 0, 0)
-    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
-
-
-def task_colormap(task: Any) -> dict[str, tuple[int, int, int]]:
-    """CVAT's ``make_colormap``: every label (sublabels too) with its colour, ``background``
-    (black) first unless the task has a label of that name. The exporters sort it by name."""
-    colormap = {label.name: hex_to_rgb(label.color or BACKGROUND_COLOR) for label in task.all_labels()}
-    if BACKGROUND not in colormap:
-        colormap = {BACKGROUND: hex_to_rgb(BACKGROUND_COLOR), **colormap}
-    return colormap
-
-
-def find_background(label_map: OrderedDict[str, Any], color_of: Callable[[Any], Any] = lambda v: v) -> str | None:
-    """The fork's background label: the first coloured black, else the one named ``background``."""
-    for name, value in label_map.items():
-        color = color_of(value)
-        if color is not None and tuple(color) == BLACK:
-            return name
-    return BACKGROUND if BACKGROUND in label_map else None
-
-
 def load_colour_label_map(exporter: Any, label_map: dict[str, Any], make_categories: Callable[..., Any]) -> None:
     """Set up a KITTI/Cityscapes-style exporter from a ``{name: colour}`` map as CVAT's fork does:
     names sorted, the background moved first, colours taken back from the made categories."""
@@ -134,17 +99,6 @@ def load_colour_label_map(exporter: Any, label_map: dict[str, Any], make_categor
         ordered[exporter._categories[AnnotationType.label][label_id].name] = color
     exporter._label_map = ordered
     exporter._label_id_mapping = exporter._make_label_id_map()
-
-
-def move_background_first(label_map: OrderedDict[str, Any]) -> str:
-    """The fork's rule for KITTI and Cityscapes (``{name: color}`` maps): the background label
-    (see ``find_background``, else a new black one) moves to the front, id 0."""
-    name = find_background(label_map)
-    if name is None:
-        name = BACKGROUND
-        label_map[name] = BLACK if any(c is not None for c in label_map.values()) else None
-    label_map.move_to_end(name, last=False)
-    return name
 
 
 def colormap_label_map(dataset: Any, context: TweakContext) -> Any:
