@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
-from math import isfinite
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -33,7 +33,7 @@ POINT_COUNTS: dict[str, tuple[int, int | None, bool]] = {
     "rectangle": (4, 4, True), "ellipse": (4, 4, True), "cuboid": (16, 16, True), "polygon": (6, None, True),
     "polyline": (4, None, True), "points": (2, None, True), "skeleton": (0, None, True), "mask": (4, None, False),
 }
-_COUNT_RANGES = {kind: (low, sys.maxsize if high is None else high, even)
+COUNT_RANGES = {kind: (low, sys.maxsize if high is None else high, even)
                  for kind, (low, high, even) in POINT_COUNTS.items()}
 # the keys CVAT writes, in the order the fast path reads them: a dict of exactly these is read at once
 _SHAPE_KEYS = ("type", "label", "frame", "points", "attributes", "elements", "z_order", "group", "rotation", "source",
@@ -43,18 +43,17 @@ _ELEMENT_KEYS = ("type", "label", "frame", "points", "attributes", "z_order", "g
                  "occluded", "outside")
 _SHAPE_FIELDS, _KEYFRAME_FIELDS, _ELEMENT_FIELDS = (itemgetter(*keys) for keys in (_SHAPE_KEYS, _KEYFRAME_KEYS,
                                                                                     _ELEMENT_KEYS))
-_NAME_AND_VALUE = itemgetter("name", "value")
 _MAX_SIDE = 2.0**31  # box sides of masks: far beyond any image, small enough for exact float sums
 _MAX_CACHED = 50_000  # attribute lists remembered per label: beyond, real tasks repeat nothing
 
 
-class _LabelRules:
+class LabelRules:
     """What the fast path needs of one label: its name, whether it is a skeleton, its sublabels,
     and the attribute lists and (name, value) pairs already found good for it."""
 
-    __slots__ = ("label", "name", "skeleton", "sublabels", "specs", "lists", "pairs")
+    __slots__ = ("label", "name", "skeleton", "sublabels", "specs", "lists", "texts", "pairs")
 
-    def __init__(self, label: Label, name: str, sublabels: dict[str, _LabelRules]) -> None:
+    def __init__(self, label: Label, name: str, sublabels: dict[str, LabelRules]) -> None:
         self.label = label
         self.name = name
         self.skeleton = label.type == "skeleton"
@@ -64,6 +63,7 @@ class _LabelRules:
             self.specs.setdefault(spec.name, spec)  # the first of a name, as Label.attribute finds it
         self.lists: dict[bytes, dict[str, str]] = {}  # orjson text of an 'attributes' list → parsed
         # (None and [] are added by FastObjects, with the parser's shared empty dict)
+        self.texts: dict[bytes, dict[str, str]] = {}  # the same, by the list's text in the file (typed path)
         self.pairs: dict[tuple[str, str], tuple[str, str]] = {}  # good (name, value) → the shared strings
 
 
@@ -80,10 +80,10 @@ class FastObjects:
         self.numbers = parser._numbers  # noqa: SLF001
         self.empty = parser.attributes(None)  # the parser's shared empty attribute dict
         self.kinds = {kind: self.strings.setdefault(kind, kind) for kind in POINT_COUNTS}
-        self.labels: dict[str, _LabelRules] = {}
+        self.labels: dict[str, LabelRules] = {}
         for name, label in checker.labels.items():
-            sublabels = {s.name: _LabelRules(s, self.strings.setdefault(s.name, s.name), {}) for s in label.sublabels}
-            self.labels[name] = _LabelRules(label, self.strings.setdefault(name, name), sublabels)
+            sublabels = {s.name: LabelRules(s, self.strings.setdefault(s.name, s.name), {}) for s in label.sublabels}
+            self.labels[name] = LabelRules(label, self.strings.setdefault(name, name), sublabels)
         for rules in [*self.labels.values(), *(s for r in self.labels.values() for s in r.sublabels.values())]:
             rules.lists.update({b"null": self.empty, b"[]": self.empty})
 
@@ -98,7 +98,7 @@ class FastObjects:
         if (rules is None or type(frame) is not int or not 0 <= frame < self.size
                 or not _plain_fields(get("z_order"), group, get("rotation"), get("score"), source)):
             return None
-        attributes = self._attributes(get("attributes"), rules)
+        attributes = self.attributes(get("attributes"), rules)
         if attributes is None:
             return None
         return Tag(rules.name, frame, group or 0, self._source(source), attributes)
@@ -121,8 +121,7 @@ class FastObjects:
             score = get("score")
         kind = self.kinds.get(kind)
         rules = self.labels.get(name)
-        if (kind is None or rules is None or type(frame) is not int or not 0 <= frame < self.size
-                or rules.skeleton != (kind == "skeleton")):
+        if (kind is None or rules is None or type(frame) is not int or not 0 <= frame < self.size):
             return None
         if not ((type(z_order) is int or z_order is None) and (type(group) is int or group is None)
                 and (type(source) is str or source is None) and (score is None or type(score) in _NUMBERS)
@@ -131,7 +130,7 @@ class FastObjects:
         if score is not None and not math.isfinite(score) or rotation and not math.isfinite(rotation):
             return None
         points = self._points(points, kind, frame)
-        attributes = self._attributes(attributes, rules)
+        attributes = self.attributes(attributes, rules)
         if points is None or attributes is None:
             return None
         if kind == "skeleton":
@@ -149,61 +148,6 @@ class FastObjects:
                      "manual" if not source or source == "Ground truth" else self.strings.setdefault(source, source),
                      attributes, elements, 1.0 if score is None else float(score))
 
-    def shape_list(self, raws: list[Any]) -> tuple[list[Shape | None], int]:
-        """``shape`` of every item of a job's 'shapes', and how many gave None.
-
-        Written out for the shapes CVAT writes most (its key layout, float coordinates, no mask or
-        skeleton, attribute lists seen before): a function call per shape and field was a third
-        of the time. Any other shape goes to ``shape``, which decides the same way."""
-        results: list[Shape | None] = []
-        append = results.append
-        shape, kinds, labels, size, numbers, strings, ranges, empty = (
-            self.shape, self.kinds, self.labels, self.size, self.numbers, self.strings, _COUNT_RANGES, self.empty)
-        floats_only, dumps, limit = _FLOATS.issuperset, orjson.dumps, MAX_COORDINATE
-        misses = 0
-        for raw in raws:
-            found = None
-            try:
-                if type(raw) is dict and len(raw) == len(_SHAPE_KEYS):
-                    kind, name, frame, points, attributes, elements, z_order, group, rotation, source, occluded, \
-                        outside = _SHAPE_FIELDS(raw)  # KeyError: another layout
-                    kind = kinds.get(kind)
-                    rules = labels.get(name)
-                    if (kind is not None and rules is not None and not rules.skeleton and kind != "skeleton"
-                            and kind != "mask" and type(frame) is int and 0 <= frame < size and not elements
-                            and type(points) is list and (type(z_order) is int or z_order is None)
-                            and (type(group) is int or group is None) and (type(source) is str or source is None)
-                            and (rotation is None or type(rotation) is float and isfinite(rotation))
-                            and (occluded is True or occluded is False) and (outside is True or outside is False)):
-                        count = len(points)
-                        low, high, even = ranges[kind]
-                        if (low <= count <= high and not (even and count & 1) and floats_only(map(type, points))
-                                and sum(map(abs, points)) <= limit
-                                and (kind != "ellipse" or points[2] >= points[0] and points[3] <= points[1])):
-                            if type(attributes) is list and attributes:
-                                key = dumps(attributes)
-                                parsed = rules.lists.get(key)
-                                if parsed is None:
-                                    parsed = self.new_attributes(attributes, rules, key)
-                            else:
-                                parsed = empty if attributes is None or type(attributes) is list else None
-                            if parsed is not None:
-                                found = Shape(kind, numbers.setdefault(frame, frame), points, rules.name, occluded,
-                                              outside, z_order or 0, rotation or 0.0, group or 0,
-                                              "manual" if not source or source == "Ground truth"
-                                              else strings.setdefault(source, source),
-                                              parsed, elements if type(elements) is list else [])
-            except Exception:  # noqa: BLE001 - another key layout, or a surprise: ``shape`` decides
-                found = None
-            if found is None:
-                try:
-                    found = shape(raw)
-                except Exception:  # noqa: BLE001 - what surprises the fast path, the detailed checks word
-                    found = None
-                misses += found is None
-            append(found)
-        return results, misses
-
     def track(self, raw: Any) -> Track | None:
         """A track of a label that is not a skeleton (skeleton tracks take the detailed path)."""
         if type(raw) is not dict:
@@ -214,7 +158,7 @@ class FastObjects:
         if (rules is None or rules.skeleton or type(frame) is not int or not 0 <= frame < self.size
                 or get("elements") or not _plain_fields(get("z_order"), group, get("rotation"), get("score"), source)):
             return None
-        attributes = self._attributes(get("attributes"), rules)
+        attributes = self.attributes(get("attributes"), rules)
         if attributes is None:
             return None
         if raw_shapes is None:
@@ -232,7 +176,7 @@ class FastObjects:
             shapes.append(shape)
         return Track(rules.name, frame, shapes, group or 0, self._source(source), attributes, [])
 
-    def _keyframe(self, raw: Any, rules: _LabelRules) -> Shape | None:
+    def _keyframe(self, raw: Any, rules: LabelRules) -> Shape | None:
         """A keyframe of a track of label ``rules`` (its own 'label' is not checked, only kept)."""
         if type(raw) is not dict:
             return None
@@ -252,7 +196,7 @@ class FastObjects:
                 or type(label) is not str or elements or not _plain_fields(z_order, group, rotation, score, source)):
             return None
         points = self._points(points, kind, frame)
-        attributes = self._attributes(attributes, rules)
+        attributes = self.attributes(attributes, rules)
         if points is None or attributes is None:
             return None
         return Shape(kind, self.numbers.setdefault(frame, frame), points, self.strings.setdefault(label, label),
@@ -261,7 +205,7 @@ class FastObjects:
                      z_order or 0, float(rotation or 0.0), group or 0, self._text(source or "manual"), attributes, [],
                      1.0 if score is None else float(score), True)
 
-    def elements(self, raw: Any, skeleton: _LabelRules, frame: int) -> list[Shape] | None:
+    def elements(self, raw: Any, skeleton: LabelRules, frame: int) -> list[Shape] | None:
         """The points of a skeleton shape: each a sublabel once, on the skeleton's frame."""
         if type(raw) is not list or not raw:
             return None
@@ -287,7 +231,7 @@ class FastObjects:
                 return None
             seen.add(name)
             points = self._points(points, "points", frame)
-            attributes = self._attributes(attributes, rules)
+            attributes = self.attributes(attributes, rules)
             if points is None or len(points) != 2 or attributes is None:
                 return None
             elements.append(Shape(
@@ -315,7 +259,7 @@ class FastObjects:
                 return None
             points = []
         count = len(points)
-        low, high, even = _COUNT_RANGES[kind]
+        low, high, even = COUNT_RANGES[kind]
         if count < low or count > high or (even and count & 1):
             return None
         if not count:
@@ -354,7 +298,7 @@ class FastObjects:
         runs = points[:-4]
         return area <= MAX_MASK_PIXELS and sum(map(abs, runs)) == area == sum(runs)
 
-    def _attributes(self, raw: Any, rules: _LabelRules) -> dict[str, str] | None:
+    def attributes(self, raw: Any, rules: LabelRules) -> dict[str, str] | None:
         """The parsed 'attributes' of an object of label ``rules``, if every item is a known
         attribute with a good string value.
 
@@ -372,46 +316,40 @@ class FastObjects:
         except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer beyond 64 bits
             return None
         parsed = rules.lists.get(key)
-        return parsed if parsed is not None else self.new_attributes(raw, rules, key)
+        if parsed is None:
+            parsed = self.attribute_items(raw, rules)
+            if parsed is not None and len(rules.lists) < _MAX_CACHED:
+                rules.lists[key] = parsed
+        return parsed
 
-    def new_attributes(self, raw: list[Any], rules: _LabelRules, key: bytes) -> dict[str, str] | None:
-        parsed = {}
-        good, specs, strings = rules.pairs, rules.specs, self.strings
+    def attribute_items(self, raw: list[Any], rules: LabelRules) -> dict[str, str] | None:
+        """``attributes`` of a list not seen before, item by item."""
+        pairs = []
         for item in raw:
             if type(item) is not dict:
                 return None
-            pair = item.get("name"), item.get("value", "")
-            found = good.get(pair)
-            if found is None:
+            pairs.append((item.get("name"), item.get("value", "")))
+        return self.attribute_pairs(pairs, rules)
+
+    def attribute_pairs(self, pairs: Iterable[tuple[Any, Any]], rules: LabelRules) -> dict[str, str] | None:
+        """The attribute dict of (name, value) pairs: a pair not seen before is checked as
+        ``ObjectChecker.attribute`` does (pairs found good are remembered as shared strings)."""
+        parsed = {}
+        good = rules.pairs
+        for pair in pairs:
+            shared = good.get(pair)
+            if shared is None:
                 name, value = pair
                 if type(name) is not str or type(value) is not str:
                     return None
-                spec = specs.get(name)
+                spec = rules.specs.get(name)
                 if spec is None or value_problem(spec.input_type, spec.values, value) is not None:
                     return None
-                found = strings.setdefault(name, name), strings.setdefault(value, value)
+                shared = self.strings.setdefault(name, name), self.strings.setdefault(value, value)
                 if len(good) < _MAX_CACHED:
-                    good[found] = found
-            parsed[found[0]] = found[1]
-        if len(rules.lists) < _MAX_CACHED:
-            rules.lists[key] = parsed
+                    good[shared] = shared
+            parsed[shared[0]] = shared[1]
         return parsed
-
-    def _new_pair(self, pair: tuple[Any, Any] | None, rules: _LabelRules) -> tuple[str, str] | None:
-        """(name, value) of an attribute item, as shared strings, if it is good for ``rules``."""
-        if pair is None:
-            return None
-        name, value = pair
-        if type(name) is not str or type(value) is not str:
-            return None
-        spec = rules.specs.get(name)
-        if spec is None or value_problem(spec.input_type, spec.values, value) is not None:
-            return None
-        strings = self.strings
-        shared = strings.setdefault(name, name), strings.setdefault(value, value)
-        if len(rules.pairs) < _MAX_CACHED:
-            rules.pairs[shared] = shared
-        return shared
 
 
 def _plain_fields(z_order: Any, group: Any, rotation: Any, score: Any, source: Any) -> bool:

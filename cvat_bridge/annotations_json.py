@@ -35,15 +35,16 @@ class NotSplittable(Exception):
     """annotations.json cannot be read entry by entry: read it whole instead."""
 
 
-def _loads(piece: memoryview) -> Any:
+def loads_entry(text: bytes) -> Any:
+    """One entry's text parsed (``NotSplittable`` when it is not JSON: the split was wrong)."""
     try:
         import orjson
     except ImportError:  # pragma: no cover - orjson comes with datumaro
-        loads, errors, piece = json.loads, (ValueError, RecursionError), bytes(piece)
+        loads, errors = json.loads, (ValueError, RecursionError)
     else:
         loads, errors = orjson.loads, (orjson.JSONDecodeError, RecursionError)
     try:
-        return loads(piece)
+        return loads(text)
     except errors:
         raise NotSplittable from None
 
@@ -63,6 +64,13 @@ def _separators(buffer: bytearray, start: int) -> list[tuple[int, int]]:
 
 def iter_entries(stream: IO[bytes]) -> Iterator[Any]:
     """The entries of the JSON array in ``stream``, parsed one by one (raises ``NotSplittable``)."""
+    return map(loads_entry, iter_entry_texts(stream))
+
+
+def iter_entry_texts(stream: IO[bytes]) -> Iterator[bytes]:
+    """The text of each entry of the JSON array in ``stream``, cut at the separators; raises
+    ``NotSplittable`` when the text around them is not an array. Whether the cut is right shows
+    when the pieces are parsed: each must be JSON (``loads_entry``)."""
     buffer = bytearray()
     scanned = 0  # bytes at the start of ``buffer`` already searched for separators
     position = -1  # where the next entry starts in ``buffer``; -1: the opening bracket is not read yet
@@ -79,9 +87,9 @@ def iter_entries(stream: IO[bytes]) -> Iterator[Any]:
                 raise NotSplittable
             position = first + 1
         for begin, end in _separators(buffer, max(position, scanned - _LONGEST_SEPARATOR)):
-            with memoryview(buffer) as view, view[position: begin + 1] as piece:
-                entry = _loads(piece)  # parsed in place: no copy of the text
-            yield entry
+            with memoryview(buffer) as view:
+                text = view[position: begin + 1].tobytes()  # one copy (a bytearray slice is two)
+            yield text
             position = end
         del buffer[:position]
         position = 0
@@ -92,9 +100,8 @@ def iter_entries(stream: IO[bytes]) -> Iterator[Any]:
     if close < 0 or not _BLANK.fullmatch(buffer, close + 1):
         raise NotSplittable
     if not _BLANK.fullmatch(buffer, 0, close):  # the last entry, unless the array is empty
-        with memoryview(buffer) as view, view[:close] as piece:
-            entry = _loads(piece)
-        yield entry
+        del buffer[close:]
+        yield bytes(buffer)
 
 
 def as_bool(value: Any) -> bool:

@@ -19,7 +19,13 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, TypeVar
 
 from cvat_bridge import validate, validate_task
-from cvat_bridge.annotations_json import AnnotationParser, NotSplittable, iter_entries, parse_annotations
+from cvat_bridge.annotations_json import (
+    AnnotationParser,
+    NotSplittable,
+    iter_entry_texts,
+    loads_entry,
+    parse_annotations,
+)
 from cvat_bridge.annotations_json import as_bool as _as_bool
 from cvat_bridge.errors import BackupError
 from cvat_bridge.model import Annotations, AttributeSpec, FrameInfo, Job, Label, Task
@@ -389,14 +395,16 @@ def load_task(path: str | Path, *, lenient: bool = False) -> Task:
 
 
 def _read_annotations(source: BackupSource, read: Callable[[Iterator[Any]], Result]) -> Result:
-    """``read`` over the entries of annotations.json, streamed entry by entry when the file allows."""
+    """``read`` over the entries of annotations.json: their texts (bytes) when the file can be
+    cut between them, else (``NotSplittable``, raised by ``read`` too) the entries of the whole
+    file parsed at once."""
     if not source.exists("annotations.json"):
         raise BackupError(f"{source.path}: annotations.json is missing")
     if source.size_of("annotations.json") > MAX_JSON_BYTES:
         raise BackupError(f"{source.path}: annotations.json is larger than the limit of {MAX_JSON_BYTES} bytes")
     try:
         with source.open("annotations.json") as stream:
-            return read(iter_entries(stream))
+            return read(iter_entry_texts(stream))
     except NotSplittable:
         pass
     except (*DAMAGED_ARCHIVE_ERRORS, OSError) as exc:
@@ -406,6 +414,25 @@ def _read_annotations(source: BackupSource, read: Callable[[Iterator[Any]], Resu
     if not isinstance(whole, list):
         raise BackupError(f"{source.path}: annotations.json is not a JSON array")
     return read(iter(whole))
+
+
+TYPED_MIN_BYTES = 1 << 20  # smaller annotations.json files are read without msgspec (its import costs more)
+
+
+def _typed_entries(checker: validate.AnnotationsChecker, parser: AnnotationParser, size: int) -> Any:
+    """The msgspec path of whole entries (``annotations_typed``), for big files when msgspec is there."""
+    if size < TYPED_MIN_BYTES:
+        return None
+    try:
+        from cvat_bridge.annotations_typed import TypedEntries
+    except ImportError:  # msgspec is missing: every entry takes the orjson path
+        return None
+    return TypedEntries(checker.fast_objects(parser))
+
+
+def _entry_value(entry: Any) -> Any:
+    """An entry of ``_read_annotations``, parsed if it is still text."""
+    return loads_entry(entry) if isinstance(entry, bytes) else entry
 
 
 @contextmanager
@@ -470,14 +497,19 @@ def _build_task(source: BackupSource, lenient: bool = False) -> Task:
         checker = validate.AnnotationsChecker(where, labels, size=size, frame_size=frame_size, deleted=deleted,
                                               lenient=lenient)
         parser = AnnotationParser()
+        typed = _typed_entries(checker, parser, source.size_of("annotations.json"))
         parsed = []
         for number, entry in enumerate(entries, 1):
             if number > len(jobs):
-                total = number + sum(1 for _ in entries)
+                total = number + sum(1 for _ in map(_entry_value, [entry, *entries])) - 1
                 raise BackupError(f"{where}: annotations.json has {total} entries, "
                                   f"but task.json lists {len(jobs)} jobs")
+            annotations = typed.entry(entry) if typed is not None and isinstance(entry, bytes) else None
+            if annotations is not None:
+                parsed.append(annotations)
+                continue
             try:
-                parsed.append(checker.objects(number, entry, parser))
+                parsed.append(checker.objects(number, _entry_value(entry), parser))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:  # pragma: no cover - validated
                 raise BackupError(f"{where}: annotations.json has an unexpected structure ({exc!r})") from None
         return parsed, checker.finish()

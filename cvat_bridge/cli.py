@@ -282,6 +282,9 @@ def _route_library_warnings() -> None:
 def main(argv: list[str] | None = None) -> None:
     import signal
 
+    # NumPy's OpenBLAS starts a thread per core at import (about 0.06 s of an export's start-up);
+    # nothing we do is linear algebra
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     signal.signal(signal.SIGTERM, _terminate)
     try:
         args, command = parse_arguments(sys.argv[1:] if argv is None else argv)

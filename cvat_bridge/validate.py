@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cvat_bridge.errors import BackupError
-from cvat_bridge.model import Annotations, Job, Label, Shape
+from cvat_bridge.model import Annotations, Job, Label
 
 if TYPE_CHECKING:
     from cvat_bridge.annotations_fast import FastObjects
@@ -186,23 +186,12 @@ class AnnotationsChecker:
 
         Each object takes the one-pass fast path first (``annotations_fast``); what that cannot
         vouch for takes the detailed checks, then the parser."""
-        fast = self._fast
-        if fast is None or fast.parser is not parser:
-            from cvat_bridge.annotations_fast import FastObjects
-
-            fast = self._fast = FastObjects(self.checker, parser)
+        fast = self.fast_objects(parser)
         found: dict[str, list[Any]] = {"tags": [], "shapes": [], "tracks": []}
         for key, items in self._object_lists(job, entry).items():
             quick, parse = {"tags": (fast.tag, parser.tag), "shapes": (fast.shape, parser.shape),
                             "tracks": (fast.track, parser.track)}[key]
             objects = found[key]
-            if key == "shapes":
-                shapes, misses = fast.shape_list(items)
-                if not misses:
-                    found[key] = shapes
-                    continue
-                items = [raw if shape is None else shape for raw, shape in zip(items, shapes, strict=True)]
-                quick = _as_parsed
             for index, raw in enumerate(items, 1):
                 try:
                     obj = quick(raw)
@@ -216,6 +205,15 @@ class AnnotationsChecker:
                         obj.source = "manual"  # as AnnotationParser.annotations does
                 objects.append(obj)
         return Annotations(tags=found["tags"], shapes=found["shapes"], tracks=found["tracks"])
+
+    def fast_objects(self, parser: AnnotationParser) -> FastObjects:
+        """The fast path of ``objects`` with ``parser`` (kept: it remembers good attribute lists)."""
+        fast = self._fast
+        if fast is None or fast.parser is not parser:
+            from cvat_bridge.annotations_fast import FastObjects
+
+            fast = self._fast = FastObjects(self.checker, parser)
+        return fast
 
     def _object_lists(self, job: int, entry: Any) -> dict[str, list[Any]]:
         """The 'tags', 'shapes' and 'tracks' lists an entry has (in this order)."""
@@ -257,11 +255,6 @@ class AnnotationsChecker:
             more = f" (and {count - 1} more bad object{'s' if count > 2 else ''})" if count > 1 else ""
             raise BackupError(f"{self.where}: {problems[0]}{more}; --lenient skips bad objects")
         return problems
-
-
-def _as_parsed(item: Any) -> Any:
-    """``quick`` of an item already made a model object (or left raw: None)."""
-    return item if isinstance(item, Shape) else None
 
 
 def frame_of(raw: Any) -> Any:

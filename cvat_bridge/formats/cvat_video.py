@@ -160,7 +160,6 @@ class VideoBody:
                 parts.append(f'{shape_opens[kind]}{frame + step}" keyframe="1" outside="1" occluded="{occluded}"{rest}')
             parts.append("\n  </track>")
 
-
     def _standalone_skeleton(self, track_id: int, shape: Shape, values: list[str] | None) -> None:
         """``track(*shape_as_track(shape))`` for a skeleton whose elements lie on its frame."""
         parts = self.parts

@@ -1,7 +1,8 @@
 """CVAT for images 1.1 and CVAT for video 1.1: CVAT's own XML, written as CVAT writes it.
 
 Layout (spec §3): two-space indentation, every element closed on its own line,
-coordinates with two decimals, attribute values escaped like ``xml.sax``.
+coordinates with two decimals, attribute values escaped like ``xml.sax``. The meta is written
+element by element (``XmlWriter``), the body frame by frame as text (``cvat_xml_text``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ no crop) without importing Datumaro:
 
 Why our own writer: on ``large`` (2,000 frames, 20,000 shapes, 200 tracks) the whole
 ``cvat-bridge export`` through Datumaro took 6.53 s (median of 3, busy 2-core machine) against
-CVAT's 4.25 s; importing Datumaro alone costs about 0.5 s of a 0.43 s budget.
+CVAT's 4.25 s; importing Datumaro alone costs about 0.5 s of a 0.43 s budget. The pixel measures
+of lone polygons, masks and ellipses are taken in batches (``mask_batch``) and ellipses are drawn
+without importing OpenCV (``fast_masks.ellipse_mask``).
 """
 
 from __future__ import annotations
@@ -325,17 +327,15 @@ def _header(labels: LabelTable) -> bytes:
 
 def write_images(f: Any, view: ExportView, names: FrameNames) -> None:
     """The entries of the ``images`` array (``id`` = 1 + position), comma-separated, in chunks."""
-    chunks: list[bytes] = []
-    for position, frame in enumerate(view.selection.frames):
-        info = frame_info(view.task, frame)
-        image = {"id": position + 1, "width": info.width, "height": info.height,
-                 "file_name": names.file_name(info.name), "license": 0, "flickr_url": "", "coco_url": "",
-                 "date_captured": 0}
-        chunks.append((b"," if position else b"") + orjson.dumps(image))
-        if len(chunks) >= 4096:
-            f.write(b"".join(chunks))
-            chunks = []
-    f.write(b"".join(chunks))
+    frames = view.selection.frames
+    for first in range(0, len(frames), 4096):
+        images = []
+        for position, frame in enumerate(frames[first: first + 4096], first + 1):
+            info = frame_info(view.task, frame)
+            images.append({"id": position, "width": info.width, "height": info.height,
+                           "file_name": names.file_name(info.name), "license": 0, "flickr_url": "",
+                           "coco_url": "", "date_captured": 0})
+        f.write((b"," if first else b"") + orjson.dumps(images)[1:-1])
 
 
 def _write_elements(f: Any, converter: CocoInstances, elements: list[dict[str, Any]], next_id: int) -> int:

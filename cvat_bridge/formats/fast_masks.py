@@ -3,12 +3,14 @@
 Each helper gives the pixels the Datumaro path gives (``translate.cvat_rle_to_coco``,
 ``tweaks.ellipse_to_mask``, pycocotools' polygon rasteriser, Datumaro's ``mask_to_rle``) but
 touches only the rows and columns a shape covers, so the cost does not grow with the image.
-NumPy, OpenCV (ellipses) and pycocotools (polygons) are imported when first needed.
+NumPy and pycocotools (polygons) are imported when first needed; ellipses are drawn as OpenCV
+draws them without importing it (``ellipse_raster``).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,10 +71,10 @@ def ellipse_mask(box: list[float], angle: float, width: int, height: int) -> Bit
     """``tweaks.ellipse_to_mask`` for an ellipse whose (rounded) box is ``box`` = x1, y1, x2, y2.
 
     OpenCV draws at an integer centre, so drawing into a window of the image moves every pixel
-    by a whole number and gives the same set of pixels as drawing on the whole canvas.
+    by a whole number and gives the same set of pixels as drawing on the whole canvas. The window's
+    drawing depends only on the arguments of that ``cv2.ellipse`` call: it is made once per
+    distinct call (``ellipse_raster``, without importing OpenCV) and shared, read-only.
     """
-    import cv2
-
     x1, y1, x2, y2 = box
     cx, cy = round((x1 + x2) / 2), round((y1 + y2) / 2)
     rx, ry = round((x2 - x1) / 2), round((y2 - y1) / 2)
@@ -81,9 +83,45 @@ def ellipse_mask(box: list[float], angle: float, width: int, height: int) -> Bit
     right, bottom = min(width, cx + reach + 1), min(height, cy + reach + 1)
     if right <= left or bottom <= top:
         return EMPTY
-    canvas = np.zeros((bottom - top, right - left), dtype=np.uint8)
-    cv2.ellipse(canvas, (cx - left, cy - top), (rx, ry), angle, 0, 360, 1, thickness=-1)
+    key = (cx - left, cy - top, rx, ry, round(angle), right - left, bottom - top)
+    canvas = _ELLIPSES.get(key)
+    if canvas is None:
+        canvas = _draw_ellipse(*key)
+        canvas.flags.writeable = False
+        _remember_ellipse(key, canvas)
     return Bitmap(left, top, canvas)
+
+
+_ELLIPSES: dict[tuple[int, ...], np.ndarray] = {}  # cv2.ellipse call → its drawing
+ELLIPSE_CACHE_BYTES = 16 << 20
+_ellipse_cache_bytes = 0
+
+
+def _remember_ellipse(key: tuple[int, ...], canvas: np.ndarray) -> None:
+    global _ellipse_cache_bytes
+    if _ellipse_cache_bytes + canvas.size <= ELLIPSE_CACHE_BYTES:
+        _ELLIPSES[key] = canvas
+        _ellipse_cache_bytes += canvas.size
+
+
+PORT_BUDGET = 64  # distinct drawings made by ellipse_raster (0.1-0.5 ms each) before OpenCV takes over
+_port_drawings = 0
+
+
+def _draw_ellipse(cx: int, cy: int, rx: int, ry: int, angle: int, width: int, height: int) -> np.ndarray:
+    """``cv2.ellipse(zeros, (cx, cy), (rx, ry), angle, 0, 360, 1, thickness=-1)``: by ``ellipse_raster``
+    (the same pixels; importing OpenCV costs ~60 ms) unless many distinct ellipses make OpenCV cheaper."""
+    global _port_drawings
+    if "cv2" not in sys.modules and _port_drawings < PORT_BUDGET:
+        from cvat_bridge.formats.ellipse_raster import draw
+
+        _port_drawings += 1
+        return draw(cx, cy, rx, ry, angle, width, height)
+    import cv2
+
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    cv2.ellipse(canvas, (cx, cy), (rx, ry), angle, 0, 360, 1, thickness=-1)
+    return canvas
 
 
 def polygons_mask(polygons: list[list[float]], width: int, height: int) -> Bitmap:
