@@ -72,7 +72,6 @@ class FastObjects:
     check of ``ObjectChecker``, or None: then the detailed checker and the parser must run."""
 
     def __init__(self, checker: ObjectChecker, parser: AnnotationParser) -> None:
-        self.checker = checker
         self.parser = parser
         self.size = checker.size
         self.frame_size = checker.frame_size
@@ -121,7 +120,8 @@ class FastObjects:
             score = get("score")
         kind = self.kinds.get(kind)
         rules = self.labels.get(name)
-        if (kind is None or rules is None or type(frame) is not int or not 0 <= frame < self.size):
+        if (kind is None or rules is None or type(frame) is not int or not 0 <= frame < self.size
+                or rules.skeleton != (kind == "skeleton")):
             return None
         if not ((type(z_order) is int or z_order is None) and (type(group) is int or group is None)
                 and (type(source) is str or source is None) and (score is None or type(score) in _NUMBERS)
