@@ -33,78 +33,54 @@ _INT64 = 1 << 63  # orjson reads integers beyond as floats, which the checks ref
 _MAX_CACHED = 50_000  # attribute texts remembered per label
 
 
-class _Element(Struct, gc=False):
-    """A point of a skeleton shape."""
+class _Object(Struct, gc=False):
+    """The optional fields every object may have: tags, shapes, tracks, keyframes, skeleton points."""
 
-    type: str
-    frame: int
-    label: str
-    points: list[float] = []
-    occluded: bool = False
-    outside: bool = False
     z_order: int | None = None
     rotation: float | None = None
     group: int | None = None
     source: str | None = None
     score: float | None = None
     attributes: Raw = Raw(_NULL)
+
+
+class _Tag(_Object, kw_only=True):
+    frame: int
+    label: str
+
+
+class _Drawn(_Object, kw_only=True):
+    """The fields of a shape, a keyframe and a point of a skeleton shape."""
+
+    type: str
+    frame: int
+    points: list[float] = []
+    occluded: bool = False
+    outside: bool = False
+
+
+class _Element(_Drawn, kw_only=True):
+    """A point of a skeleton shape."""
+
+    label: str
     elements: Raw = Raw(_NULL)
 
 
-class _Shape(Struct, gc=False):
-    type: str
-    frame: int
+class _Shape(_Drawn, kw_only=True):
     label: str
-    points: list[float] = []
-    occluded: bool = False
-    outside: bool = False
-    z_order: int | None = None
-    rotation: float | None = None
-    group: int | None = None
-    source: str | None = None
-    score: float | None = None
-    attributes: Raw = Raw(_NULL)
     elements: list[_Element] | None = None
 
 
-class _Keyframe(Struct, gc=False):
-    type: str
-    frame: int
-    points: list[float] = []
-    occluded: bool = False
-    outside: bool = False
-    z_order: int | None = None
-    rotation: float | None = None
-    group: int | None = None
-    source: str | None = None
-    score: float | None = None
+class _Keyframe(_Drawn):
     label: str = ""
-    attributes: Raw = Raw(_NULL)
     elements: Raw = Raw(_NULL)
 
 
-class _Track(Struct, gc=False):
+class _Track(_Object, kw_only=True):
     frame: int
     label: str
     shapes: list[_Keyframe] = []
-    z_order: int | None = None
-    rotation: float | None = None
-    group: int | None = None
-    source: str | None = None
-    score: float | None = None
-    attributes: Raw = Raw(_NULL)
     elements: Raw = Raw(_NULL)
-
-
-class _Tag(Struct, gc=False):
-    frame: int
-    label: str
-    z_order: int | None = None
-    rotation: float | None = None
-    group: int | None = None
-    source: str | None = None
-    score: float | None = None
-    attributes: Raw = Raw(_NULL)
 
 
 class _Attribute(Struct, gc=False):

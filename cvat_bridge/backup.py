@@ -184,8 +184,10 @@ def _read_media(source: BackupSource, data: dict[str, Any]) -> tuple[str, list[F
     """Media kind, frame table (absolute frames), video name, and whether pixels are present."""
     media = [n[len("data/"):] for n in source.names() if n.startswith("data/")
              and n not in ("data/manifest.jsonl", "data/index.json")]
-    videos = [n for n in media if _suffix(n) in VIDEO_EXTENSIONS]
-    images = [n for n in media if _suffix(n) in IMAGE_EXTENSIONS and "related_images" not in n.split("/")]
+    suffixes = [_suffix(n) for n in media]
+    videos = [n for n, suffix in zip(media, suffixes, strict=True) if suffix in VIDEO_EXTENSIONS]
+    images = [n for n, suffix in zip(media, suffixes, strict=True)
+              if suffix in IMAGE_EXTENSIONS and "related_images" not in n.split("/")]
     if source.exists("data/manifest.jsonl"):
         lines = list(_iter_manifest(source))
         kind = next((line["type"] for line in lines if "type" in line), None)
@@ -210,10 +212,16 @@ def _read_media(source: BackupSource, data: dict[str, Any]) -> tuple[str, list[F
         raise BackupError(f"{source.path}: data/ holds no images, video or manifest.jsonl")
     sorting = data.get("sorting_method") or "lexicographical"
     ordered = sorted(images, key=_natural_key) if sorting == "natural" else sorted(images)
+    try:
+        heads: list[bytes | None] = list(source.heads(["data/" + name for name in ordered], 24))
+    except Exception:  # noqa: BLE001 - read one by one below, where a failure names its image
+        heads = [None] * len(ordered)
     frames = []
-    for name in ordered:
+    for name, head in zip(ordered, heads, strict=True):
         try:
-            size = _png_size(source.head("data/" + name, 24))  # most images: without opening them
+            if head is None:
+                head = source.head("data/" + name, 24)
+            size = _png_size(head)  # most images: without opening them
             if size is None:
                 with source.open("data/" + name) as stream:
                     size = image_size(stream)

@@ -122,6 +122,28 @@ class BackupSource:
         with self.open(name) as f:
             return f.read(size)
 
+    def heads(self, names: list[str], size: int) -> list[bytes]:
+        """``head(name, size)`` of every name. When they are all plain stored ZIP members lying
+        close together (a backup's images), their part of the archive is read in one go: half the
+        time of 2,000 separate reads."""
+        entries = [self._names.get(self._prefix + name) for name in names]
+        stored = [e for e in entries if isinstance(e, zipfile.ZipInfo) and _plain_stored(e)]
+        if len(stored) < 2 or len(stored) != len(entries):
+            return [self.head(name, size) for name in names]
+        start = min(e.header_offset for e in stored)
+        span = max(e.header_offset + e.compress_size for e in stored) - start + _SPAN_SLACK
+        if span > _MAX_SPAN:
+            return [self.head(name, size) for name in names]
+        if self._raw is None:
+            self._raw = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._raw.seek(start)
+        chunk = self._raw.read(span)
+        heads = []
+        for name, entry in zip(names, stored, strict=True):
+            data = _head_in(chunk, entry.header_offset - start, entry, size)
+            heads.append(self.head(name, size) if data is None else data)
+        return heads
+
     def _stored_head(self, entry: zipfile.ZipInfo, size: int) -> bytes | None:
         """The first ``size`` bytes of a plain stored member, or None: then ``ZipFile.open`` reads
         it (and words what is wrong). Like ZipFile, it checks the local header's signature and
@@ -157,3 +179,36 @@ class BackupSource:
             self._zip.close()
         if self._raw is not None:
             self._raw.close()
+
+
+_SPAN_SLACK = 1 << 16  # room for the last member's local header (name and extra field)
+_MAX_SPAN = 32 << 20  # read at most this much in one go for ``heads``
+
+
+def _plain_stored(entry: zipfile.ZipInfo) -> bool:
+    return entry.compress_type == zipfile.ZIP_STORED and not entry.flag_bits & 0x61 \
+        and entry.compress_size == entry.file_size
+
+
+def _head_in(chunk: bytes, at: int, entry: zipfile.ZipInfo, size: int) -> bytes | None:
+    """``_stored_head`` of a member whose local header starts at ``chunk[at]``, with the same checks;
+    None when anything differs (``head`` then reads the member on its own)."""
+    if at < 0 or at + _LOCAL_HEADER.size > len(chunk):
+        return None
+    signature, flags, name_length, extra_length = _LOCAL_HEADER.unpack_from(chunk, at)
+    if signature != b"PK\x03\x04":
+        return None
+    at += _LOCAL_HEADER.size
+    try:
+        local_name = chunk[at:at + name_length].decode("utf-8" if flags & 0x800 else "cp437")
+    except UnicodeDecodeError:
+        return None
+    if local_name != entry.orig_filename:
+        return None
+    at += name_length + extra_length
+    whole = entry.file_size <= max(size, zipfile.ZipExtFile.MIN_READ_SIZE)
+    wanted = entry.file_size if whole else size
+    data = chunk[at:at + wanted]
+    if len(data) != wanted or whole and zlib.crc32(data) != entry.CRC:
+        return None
+    return data[:size]

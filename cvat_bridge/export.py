@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ Progress = Callable[[int, int], None]
 
 def _datumaro_export(spec: FormatSpec, view: ExportView, out: OutputTree, save_images: bool,
                      progress: Progress | None, media: Any = None) -> None:
+    import logging
+
     from datumaro.components.dataset import Dataset
     from datumaro.components.environment import Environment
     from datumaro.components.progress_reporting import ProgressReporter
@@ -141,6 +142,8 @@ def export(path: str | Path, format: str, output: str | Path, job: int | None = 
         raise FormatError(f"format '{spec.name}' is not implemented yet")
     task = load_task(path, lenient=lenient)
     if task.skipped:
+        import logging
+
         from cvat_bridge.validate import summarize
 
         logging.getLogger("cvat_bridge").warning("skipped %s", summarize(task.skipped))

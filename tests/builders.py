@@ -50,3 +50,15 @@ def write_backup(path: Path, task: dict[str, Any], annotations: list[dict[str, A
 
 def frames(count: int, width: int = 8, height: int = 6) -> dict[str, bytes]:
     return {f"img_{i:02d}.png": png(width, height, i) for i in range(count)}
+
+
+def json_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every addressable position in a JSON document (keys and list indexes from the root), for mutations."""
+    found = [prefix]
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found.extend(json_paths(value, (*prefix, key)))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found.extend(json_paths(value, (*prefix, index)))
+    return found

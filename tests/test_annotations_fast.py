@@ -27,7 +27,7 @@ from cvat_bridge.backup import BackupSource, _parse_label, _suffix, load_task
 from cvat_bridge.errors import BackupError
 from cvat_bridge.validate import AnnotationsChecker
 from cvat_bridge.validate_objects import ObjectChecker, ObjectProblem
-from tests.builders import frames, task_json, write_backup
+from tests.builders import frames, json_paths, task_json, write_backup
 from tests.corpus import sample_json
 
 typed = pytest.importorskip("cvat_bridge.annotations_typed", reason="msgspec is not installed")
@@ -83,24 +83,13 @@ def _frame_size(frame: int) -> tuple[int, int]:
     return 64, 48
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(doc, list):
-        for index, value in enumerate(doc):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
-
-
 @st.composite
 def mutated_objects(draw: st.DrawFn) -> tuple[str, Any]:
     """(key, object): an object of the base entry with up to three fields replaced, deleted or added."""
     key = draw(st.sampled_from(["tags", "shapes", "shapes", "tracks"]))
     obj = copy.deepcopy(draw(st.sampled_from(BASE[key])))
     for _ in range(draw(st.integers(0, 3))):
-        paths = _paths(obj)
+        paths = json_paths(obj)
         fields = [path for path in paths if len(path) == 1]  # most checks are of the object's own fields
         path = draw(st.sampled_from(fields) if fields and draw(st.booleans()) else st.sampled_from(paths))
         value = copy.deepcopy(draw(_value(path[-1] if path else None)))  # st.just gives one shared object

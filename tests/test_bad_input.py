@@ -30,6 +30,7 @@ from cvat_bridge.cli import main
 from cvat_bridge.errors import BackupError
 from cvat_bridge.export import export
 from cvat_bridge.formats.registry import load_formats
+from tests.builders import json_paths
 from tests.conftest import REFERENCE, SAMPLE
 from tests.corpus import Case, all_cases, backup_with, sample_json, write_zip
 
@@ -174,18 +175,6 @@ HOSTILE_VALUES = st.one_of(
 )
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every addressable position in a JSON document."""
-    found = [prefix]
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            found.extend(_paths(value, (*prefix, key)))
-    elif isinstance(doc, list):
-        for index, value in enumerate(doc):
-            found.extend(_paths(value, (*prefix, index)))
-    return found
-
-
 def _mutate(doc: Any, path: tuple[Any, ...], action: str, value: Any) -> Any:
     if not path:
         return value
@@ -207,7 +196,7 @@ def mutated_backups(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     task, annotations = sample_json()
     which = draw(st.sampled_from(["task.json", "annotations.json", "annotations.json"]))
     doc = task if which == "task.json" else annotations
-    paths = _paths(doc)
+    paths = json_paths(doc)
     path = draw(st.sampled_from(paths))
     action = draw(st.sampled_from(["replace", "replace", "delete", "duplicate"]))
     value = draw(HOSTILE_VALUES)

@@ -260,7 +260,7 @@ def test_importing_the_package_is_cheap() -> None:
 
 def test_help_and_a_quiet_export_import_no_cli_framework(tmp_path: Path) -> None:
     assert _heavy_imports("--help") == set()
-    assert _heavy_imports("export", "--task", str(tmp_path / "missing.zip"), "-f", "COCO", "-o", "x.zip") == {"yaml"}
+    assert _heavy_imports("export", "--task", str(tmp_path / "missing.zip"), "-f", "COCO", "-o", "x.zip") == set()
     used = _heavy_imports("export", "--task", str(SAMPLE), "-f", "CVAT for images 1.1", "-o",
                           str(tmp_path / "o.zip"), "-q")
     assert (tmp_path / "o.zip").is_file()

@@ -13,7 +13,6 @@ attributes). Archives are compared with the shared export_diff (images as pixels
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import io
 import json
 import subprocess
@@ -28,14 +27,15 @@ import pytest
 from cvat_bridge.backup import load_task
 from cvat_bridge.errors import FormatError
 from cvat_bridge.export import export_task
-from cvat_bridge.formats.fast_icdar_seg import encode_bmp, voc_colours
+from cvat_bridge.formats.fast_icdar_seg import encode_bmp, mask_box, voc_colours
 from cvat_bridge.formats.fast_kitti import colour_label_map
 from cvat_bridge.formats.png import encode_png
 from cvat_bridge.formats.registry import FormatSpec, find_format
 from cvat_bridge.model import AttributeSpec, Label, Shape, Task, Track
-from tests.conftest import ROOT, SAMPLE, export_diff
-from tests.fast_writer_tasks import LABELS, make_stress_backup
+from tests.conftest import ROOT, SAMPLE
+from tests.fast_writer_tasks import make_stress_backup
 from tests.label_tasks import box, make_task
+from tests.writer_checks import assert_scores_one, stress_video_task
 
 Image = pytest.importorskip("PIL.Image", reason="Pillow decodes the images")
 
@@ -62,13 +62,7 @@ STRESS = [  # seed, image size, frame names
 
 def assert_same_export(task: Task, format_name: str, tmp_path: Path, **options: Any) -> dict[str, Any]:
     """Export through our writer and through the Datumaro row; the archives must score 1.000."""
-    ours = export_task(task, find_format(format_name), tmp_path / "ours.zip", overwrite=True, **options)
-    expected = export_task(task, DATUMARO_ROWS[format_name], tmp_path / "dm.zip", overwrite=True, **options)
-    report = export_diff().run_compare(str(ours), str(expected), opts=export_diff().Options())
-    problems = [f"{row['path']}: {row['status']} {row['diffs'][:2]}" for row in report["files"]
-                if row["status"] != "equal"]
-    assert report["score"] == 1.0, "\n".join(problems[:10])
-    return report
+    return assert_scores_one(task, format_name, DATUMARO_ROWS[format_name], tmp_path, **options)
 
 
 def without_outer_ellipses(backup: Path, target: Path) -> Path:
@@ -131,28 +125,12 @@ def test_writer_matches_the_datumaro_path_on_the_sample(format_name: str, job: i
     assert_same_export(load_task(SAMPLE), format_name, tmp_path, job=job, save_images=job is None)
 
 
-def make_video_module() -> Any:
-    spec = importlib.util.spec_from_file_location("make_video", ROOT / "fixtures" / "make_video.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def video_task(tmp_path_factory: pytest.TempPathFactory) -> Task:
     """A video task (every 2nd frame of a 15-frame clip, relative frame 3 deleted) annotated with
     the random objects of a stress task of the same size."""
     pytest.importorskip("av", reason="PyAV encodes the clip")
-    folder = tmp_path_factory.mktemp("video")
-    stress = make_stress_backup(folder / "s.zip", seed=6, frames=8, width=64, height=48)
-    with zipfile.ZipFile(stress) as z:
-        annotations = json.loads(z.read("annotations.json"))[0]
-    mv = make_video_module()
-    meta = mv.task_meta(8, step=2, deleted=[3])
-    meta["labels"] = LABELS
-    return load_task(mv.make_video_backup(folder / "video.zip", count=15, width=64, height=48, task=meta,
-                                          annotations=annotations))
+    return stress_video_task(tmp_path_factory.mktemp("video"))
 
 
 @pytest.mark.parametrize("format_name", [f for f in DATUMARO_ROWS if f != "LabelMe 3.0"])
@@ -315,3 +293,22 @@ def test_voc_colours_are_datumaros() -> None:
 
     expected = generate_colormap(300, include_background=False)
     assert voc_colours(300) == [tuple(int(c) for c in expected[i]) for i in range(300)]
+
+
+def test_icdar_mask_boxes_match_a_scan_of_every_mask(stress_tasks: dict[tuple[int, bool], Task]) -> None:
+    """``mask_box`` reads most boxes off the mask windows (and caches shared ellipse drawings): it
+    must agree with scanning each mask (pycocotools' ``toBbox``), twice over for the cache."""
+    from cvat_bridge.formats.fast_common import LabelTable
+    from cvat_bridge.formats.fast_segment import Segmenter
+    from cvat_bridge.view import ExportView
+
+    checked = set()
+    for task in [icdar_task(), *(t for (_, lm), t in stress_tasks.items() if not lm)]:
+        segmenter = Segmenter(LabelTable(task), boxes_to_masks=True)
+        for _ in range(2):
+            for content in ExportView(task).frames():
+                for segment in segmenter.frame(content).segments:
+                    assert mask_box(segment) == segment.bitmap.bbox(), segment
+                    checked.add((segment.shape.shape.type, bool(segment.group), segment.solid))
+    assert {("ellipse", False, False), ("mask", False, False), ("polygon", True, False),
+            ("rectangle", False, True)} <= checked

@@ -11,14 +11,11 @@ upstream's importer, which must read our archive as it reads the old one.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import random
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -30,6 +27,7 @@ from cvat_bridge.formats.registry import FormatSpec, find_format
 from cvat_bridge.model import Task
 from tests.conftest import ROOT, SAMPLE
 from tests.json_writer_tasks import make_skeleton_backup, random_annotations, skeleton_labels
+from tests.writer_checks import assert_same_bytes, make_video_module
 
 # the rows these writers replaced (format_map.yaml keeps them in the notes)
 DATUMARO_ROWS = {
@@ -51,20 +49,10 @@ def _fixed_time(monkeypatch: pytest.MonkeyPatch) -> None:
     logging.getLogger("datumaro").setLevel(logging.ERROR)
 
 
-def members(archive: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(archive) as z:
-        return {name: z.read(name) for name in z.namelist()}
-
-
 def assert_same_archives(task: Task, format_name: str, tmp_path: Path, **options: object) -> dict[str, bytes]:
-    """Export ``task`` through our row and the old Datumaro row; the archives must hold the same bytes."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    ours = members(export_task(task, find_format(format_name), tmp_path / "ours.zip", overwrite=True, **options))
-    expected = members(export_task(task, DATUMARO_ROWS[format_name], tmp_path / "dm.zip", overwrite=True, **options))
-    assert sorted(ours) == sorted(expected)
-    for name, data in expected.items():
-        assert ours[name] == data, name  # orjson on both sides: equal values give equal bytes
-    return ours
+    """Export ``task`` through our row and the old Datumaro row; the archives must hold the same
+    bytes (orjson on both sides: equal values give equal bytes)."""
+    return assert_same_bytes(task, format_name, DATUMARO_ROWS[format_name], tmp_path, **options)
 
 
 @pytest.fixture(scope="module")
@@ -95,19 +83,11 @@ def test_writer_matches_the_datumaro_path_on_the_sample(format_name: str, job: i
     assert_same_archives(task, format_name, tmp_path / "plain", job=job)
 
 
-def make_video() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_video", ROOT / "fixtures" / "make_video.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("format_name", list(DATUMARO_ROWS))
 def test_writer_matches_the_datumaro_path_on_a_video_task_with_a_frame_step(format_name: str,
                                                                               tmp_path: Path) -> None:
     pytest.importorskip("av")
-    mv = make_video()
+    mv = make_video_module()
     meta = mv.task_meta(6, start=2, step=3, deleted=[2])  # absolute frames 2, 5, 8 (deleted), 11, 14, 17
     meta["labels"] = skeleton_labels()
     backup = mv.make_video_backup(tmp_path / "video.zip", count=18, width=64, height=48, task=meta,

@@ -11,13 +11,10 @@ ranged video task. Parity with CVAT's own archives is tests/test_conformance.py'
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -30,6 +27,7 @@ from cvat_bridge.model import Tag, Task
 from tests.conftest import ROOT, SAMPLE
 from tests.label_tasks import box, make_task, plain_label
 from tests.label_writer_tasks import make_label_backup, make_label_video_backup
+from tests.writer_checks import assert_same_bytes, make_video_module
 
 # the rows these writers replaced (format_map.yaml keeps them in the notes)
 DATUMARO_ROWS = {
@@ -59,19 +57,9 @@ def _fixed_dates_and_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     logging.getLogger("datumaro").setLevel(logging.ERROR)
 
 
-def members(archive: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(archive) as z:
-        return {name: z.read(name) for name in z.namelist()}
-
-
 def compare(task: Task, format_name: str, tmp_path: Path, **kwargs: Any) -> dict[str, bytes]:
     """Export with our writer and with the former Datumaro row; the same files, byte for byte."""
-    ours = members(export_task(task, find_format(format_name), tmp_path / "ours.zip", overwrite=True, **kwargs))
-    expected = members(export_task(task, DATUMARO_ROWS[format_name], tmp_path / "dm.zip", overwrite=True, **kwargs))
-    assert sorted(ours) == sorted(expected)
-    for name, data in expected.items():
-        assert ours[name] == data, name
-    return ours
+    return assert_same_bytes(task, format_name, DATUMARO_ROWS[format_name], tmp_path, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -132,18 +120,10 @@ def test_empty_exports_match_the_datumaro_path(format_name: str, tmp_path: Path)
     compare(make_task([plain_label("car")]), format_name, tmp_path, only_annotated=True)
 
 
-def make_video() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_video", ROOT / "fixtures" / "make_video.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def video_task(tmp_path_factory: pytest.TempPathFactory) -> Task:
     pytest.importorskip("av", reason="PyAV (the 'video' extra) is needed to make and read video backups")
-    return load_task(make_label_video_backup(tmp_path_factory.mktemp("video") / "video.zip", make_video()))
+    return load_task(make_label_video_backup(tmp_path_factory.mktemp("video") / "video.zip", make_video_module()))
 
 
 @pytest.mark.parametrize("format_name", list(DATUMARO_ROWS))

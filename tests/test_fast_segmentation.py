@@ -9,11 +9,8 @@ ellipses, rotated boxes, shapes past the image edges, tracks, equal z_orders).
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +18,15 @@ import numpy as np
 import pytest
 
 from cvat_bridge.backup import load_task
-from cvat_bridge.export import export_task
 from cvat_bridge.formats.fast_common import LabelTable
 from cvat_bridge.formats.fast_segment import Segmenter, compile_masks
-from cvat_bridge.formats.registry import FormatSpec, find_format
+from cvat_bridge.formats.registry import FormatSpec
 from cvat_bridge.model import AttributeSpec, Label, Shape, Tag, Task
 from cvat_bridge.view import ExportView
-from tests.conftest import ROOT, SAMPLE, export_diff
-from tests.fast_writer_tasks import LABELS, make_stress_backup
+from tests.conftest import ROOT, SAMPLE
+from tests.fast_writer_tasks import make_stress_backup
 from tests.label_tasks import box, cuboid, make_task
+from tests.writer_checks import assert_scores_one, stress_video_task
 
 CHAIN = ["ellipses_to_masks", "rotated_boxes_to_polygons", "polygons_to_masks", "boxes_to_masks",
          "merge_instance_segments"]
@@ -79,16 +76,18 @@ def full_image(bitmap: Any, width: int, height: int) -> np.ndarray:
     return canvas
 
 
-def check_chain(task: Any, chain: list[str], **options: Any) -> int:
-    """Our segments against Datumaro's masks after ``chain``, frame by frame; the number compared."""
+def check_chain(task: Any, chain: list[str], *, batched: bool = False, **options: Any) -> int:
+    """Our segments against Datumaro's masks after ``chain``, frame by frame (``Segmenter.frame``, or
+    ``Segmenter.frames`` when ``batched``); the number compared."""
     from datumaro.components.annotation import AnnotationType, CompiledMask
 
     view = ExportView(task)
     segmenter = Segmenter(LabelTable(task), **options)
+    ours_per_frame = (segmenter.frames(view.frames()) if batched
+                      else ((content, segmenter.frame(content)) for content in view.frames()))
     compared = 0
-    for content, item in zip(view.frames(), datumaro_items(view, chain), strict=True):
+    for (content, ours), item in zip(ours_per_frame, datumaro_items(view, chain), strict=True):
         width, height = content.info.width, content.info.height
-        ours = segmenter.frame(content)
         masks = [a for a in item.annotations if a.type == AnnotationType.mask]
         assert len(ours.segments) == len(masks), item.id
         for segment, mask in zip(ours.segments, masks, strict=True):
@@ -127,6 +126,43 @@ def test_segments_without_boxes_and_with_tracks_only(seed: int, stress_tasks: di
 
 def test_segments_of_the_sample() -> None:
     assert check_chain(load_task(SAMPLE), CHAIN) > 0
+
+
+@pytest.mark.parametrize("seed", [s for s, _ in STRESS])
+def test_segments_of_frames_rasterised_together_match_the_datumaro_chain(
+        seed: int, stress_tasks: dict[int, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Segmenter.frames`` batches the polygons of several frames: batches of 3 split the tasks."""
+    from cvat_bridge.formats import fast_segment
+
+    monkeypatch.setattr(fast_segment, "FRAMES_PER_BATCH", 3)
+    assert check_chain(stress_tasks[seed], CHAIN, batched=True) > 20
+    tracks_only = ["ellipses_to_masks", "keep_tracks", *CHAIN[1:]]
+    check_chain(stress_tasks[seed], tracks_only, batched=True, only_tracks=True)
+
+
+def test_frames_rasterised_together_split_at_a_new_image_size(stress_tasks: dict[int, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of two image sizes, interleaved: each batch keeps one size, the segments are ``frame``'s."""
+    from cvat_bridge.formats import fast_segment
+
+    first, second = (list(ExportView(stress_tasks[seed]).frames()) for seed in (1, 3))
+    mixed = first[:3] + second[:2] + first[3:5] + second[2:]
+    assert {(c.info.width, c.info.height) for c in mixed} == {(96, 64), (37, 23)}
+    segmenter = Segmenter(LabelTable(stress_tasks[1]))
+    monkeypatch.setattr(fast_segment, "FRAMES_PER_BATCH", 4)
+    batched = list(segmenter.frames(mixed))
+    assert [content for content, _ in batched] == mixed
+    compared = 0
+    for content, ours in batched:
+        alone = segmenter.frame(content)
+        assert [(s.label, s.z_order, s.group, s.area) for s in ours.segments] == [
+            (s.label, s.z_order, s.group, s.area) for s in alone.segments]
+        width, height = content.info.width, content.info.height
+        for got, want in zip(ours.segments, alone.segments, strict=True):
+            assert np.array_equal(full_image(got.bitmap, width, height), full_image(want.bitmap, width, height))
+        assert ours.others == alone.others
+        compared += len(ours.segments)
+    assert compared > 20
 
 
 def test_segments_of_big_images_are_decoded_in_batches(stress_tasks: dict[int, Any],
@@ -171,17 +207,8 @@ def test_box_bitmaps_are_what_pycocotools_rasterises() -> None:
 def assert_same_export(task: Task, format_name: str, tmp_path: Path, **options: Any) -> dict[str, Any]:
     """Export through our writer and through the Datumaro row; the archives must score 1.000 (and
     the text files be the same bytes)."""
-    ours = export_task(task, find_format(format_name), tmp_path / "ours.zip", overwrite=True, **options)
-    expected = export_task(task, DATUMARO_ROWS[format_name], tmp_path / "dm.zip", overwrite=True, **options)
-    report = export_diff().run_compare(str(ours), str(expected), opts=export_diff().Options())
-    problems = [f"{row['path']}: {row['status']} {row['diffs'][:2]}" for row in report["files"]
-                if row["status"] != "equal"]
-    assert report["score"] == 1.0, "\n".join(problems[:10])
-    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(expected) as b:
-        for name in b.namelist():
-            if name.endswith((".txt", ".xml")):
-                assert a.read(name) == b.read(name), name
-    return report
+    return assert_scores_one(task, format_name, DATUMARO_ROWS[format_name], tmp_path,
+                             same_bytes_suffixes=(".txt", ".xml"), **options)
 
 
 @pytest.mark.parametrize("format_name", list(DATUMARO_ROWS))
@@ -207,18 +234,7 @@ def video_task(tmp_path_factory: pytest.TempPathFactory) -> Task:
     """A video task (every 2nd frame of a 15-frame clip, relative frame 3 deleted) annotated with
     the random objects of a stress task of the same size."""
     pytest.importorskip("av", reason="PyAV encodes the clip")
-    folder = tmp_path_factory.mktemp("video")
-    stress = make_stress_backup(folder / "s.zip", seed=6, frames=8, width=64, height=48)
-    with zipfile.ZipFile(stress) as z:
-        annotations = json.loads(z.read("annotations.json"))[0]
-    spec = importlib.util.spec_from_file_location("make_video", ROOT / "fixtures" / "make_video.py")
-    assert spec and spec.loader
-    make_video = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_video)
-    meta = make_video.task_meta(8, step=2, deleted=[3])
-    meta["labels"] = LABELS
-    return load_task(make_video.make_video_backup(folder / "video.zip", count=15, width=64, height=48, task=meta,
-                                                  annotations=annotations))
+    return stress_video_task(tmp_path_factory.mktemp("video"))
 
 
 @pytest.mark.parametrize("format_name", list(DATUMARO_ROWS))

@@ -13,7 +13,6 @@ import json
 import random
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from cvat_bridge.formats.registry import FormatSpec, find_format
 from cvat_bridge.view import ExportView
 from tests.conftest import ROOT, SAMPLE
 from tests.fast_writer_tasks import make_stress_backup
+from tests.writer_checks import members
 
 # the rows these writers replaced (format_map.yaml keeps them in the notes)
 DATUMARO_ROWS = {
@@ -37,11 +37,6 @@ DATUMARO_ROWS = {
 STRESS = [  # seed, image size, frame names
     (1, (96, 64), "plain"), (2, (640, 480), "numeric"), (3, (37, 23), "folders"), (4, (300, 200), "plain"),
 ]
-
-
-def members(archive: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(archive) as z:
-        return {name: z.read(name) for name in z.namelist()}
 
 
 def assert_same_files(ours: dict[str, bytes], expected: dict[str, bytes]) -> None:

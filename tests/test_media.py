@@ -6,14 +6,11 @@ square at its own place, so a frame saved under another number fails the pixel c
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
 import zipfile
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -26,7 +23,8 @@ from cvat_bridge.errors import CvatBridgeError
 from cvat_bridge.export import export, export_task
 from cvat_bridge.formats.registry import find_format
 from tests.builders import task_json, write_backup
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import SAMPLE
+from tests.writer_checks import make_video_module
 
 av = pytest.importorskip("av", reason="PyAV (the 'video' extra) is needed to make and read video backups")
 
@@ -37,17 +35,8 @@ RANGED_FRAMES = [1, 3, 7, 9, 11]
 IMAGE_DIRS = {"CVAT for video 1.1": "images", "COCO 1.0": "images", "YOLO 1.1": "obj_train_data", "MOT 1.1": "img1"}
 
 
-@cache
-def make_video() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_video", ROOT / "fixtures" / "make_video.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def video_backup(path: Path, *, ranged: bool = False, **options: Any) -> Path:
-    mv = make_video()
+    mv = make_video_module()
     task = mv.task_meta(COUNT, **RANGED) if ranged else None
     return mv.make_video_backup(path, count=COUNT, width=WIDTH, height=HEIGHT, task=task, **options)
 
@@ -81,7 +70,7 @@ def test_video_frames_are_saved_as_cvat_names_them_with_their_pixels(format_name
     assert len([n for n in names if n.lower().endswith(".png")]) == len(RANGED_FRAMES), "images elsewhere too"
     for number in RANGED_FRAMES:
         pixels = rgb(images[f"frame_{number:06d}.PNG"])
-        assert np.array_equal(pixels, make_video().source_frame(number, WIDTH, HEIGHT)), f"frame {number}"
+        assert np.array_equal(pixels, make_video_module().source_frame(number, WIDTH, HEIGHT)), f"frame {number}"
 
 
 def test_annotation_files_name_the_saved_frames(lossless_backup: Path, tmp_path: Path) -> None:
@@ -102,7 +91,7 @@ def test_mp4_frames_are_close_to_the_source_and_in_order(tmp_path: Path) -> None
     with zipfile.ZipFile(out) as archive:
         images = images_in(archive, "images")
     assert sorted(images) == [f"frame_{n:06d}.PNG" for n in range(COUNT)]
-    sources = [make_video().source_frame(n, WIDTH, HEIGHT) for n in range(COUNT)]
+    sources = [make_video_module().source_frame(n, WIDTH, HEIGHT) for n in range(COUNT)]
     for number in range(COUNT):
         errors = [np.abs(rgb(images[f"frame_{number:06d}.PNG"]) - s).mean() for s in sources]
         assert errors[number] < 4, f"frame {number} differs from its source by {errors[number]:.1f} on average"
@@ -131,7 +120,7 @@ def test_jpg_frames_of_annotated_frames_only(lossless_backup: Path, tmp_path: Pa
     assert len(rows) == 3
     for name, data in images.items():
         assert data[:3] == b"\xff\xd8\xff", f"{name} is not a JPEG"
-        source = make_video().source_frame(int(name[6:12]), WIDTH, HEIGHT)
+        source = make_video_module().source_frame(int(name[6:12]), WIDTH, HEIGHT)
         assert np.abs(rgb(data) - source).mean() < 4
 
 

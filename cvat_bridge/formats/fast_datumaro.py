@@ -42,12 +42,14 @@ from cvat_bridge.formats.fast_common import (
     subset_name,
 )
 from cvat_bridge.formats.fast_skeletons import SkeletonPoints, joints_in_datumaro_order, skeleton_layout
+from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.model import Tag, Task
 from cvat_bridge.view import ExportView, FrameShape
 
 FLUSH_BYTES = 1 << 20  # items are joined and written in chunks of about this size
+RLE_MEMO = 1 << 16  # mask encodings remembered for identical masks
 POINT_CLOUD = {"path": ""}  # CVAT 2.15's DeleteImagePath: an empty point cloud instead of the image
 
 
@@ -79,6 +81,7 @@ class DatumaroAnnotations:
         self.skeletons = SkeletonPoints(task)
         self.keep_cuboids = keep_cuboids
         self._masks: Any = None
+        self._rles: dict[tuple[Any, ...], str] = {}  # identical masks (tracks repeat them): one encoding
 
     @property
     def masks(self) -> Any:
@@ -118,12 +121,20 @@ class DatumaroAnnotations:
                 element["visibility"] = [2] * (len(rounded) // 2)
             return element
         if kind == "mask":
-            return self._mask(attrs, item, label, self.masks.cvat_mask(p, width, height), width, height)
+            key = ("mask", tuple(p), width, height)
+            rle = self._rles.get(key)
+            if rle is None:
+                rle = self._remember(key, self.masks.cvat_mask(p, width, height), width, height)
+            return self._mask(attrs, item, label, rle, width, height)
         if kind == "ellipse":  # the ellipses_to_masks tweak: a mask without the rotation attribute
-            cx, cy, right, top = p
-            box = [round2(2 * cx - right), round2(top), round2(right), round2(2 * cy - top)]
             angle = float(attrs.pop("rotation"))
-            return self._mask(attrs, item, label, self.masks.ellipse_mask(box, angle, width, height), width, height)
+            key = ("ellipse", tuple(p), angle, width, height)
+            rle = self._rles.get(key)
+            if rle is None:
+                cx, cy, right, top = p
+                box = [round2(2 * cx - right), round2(top), round2(right), round2(2 * cy - top)]
+                rle = self._remember(key, self.masks.ellipse_mask(box, angle, width, height), width, height)
+            return self._mask(attrs, item, label, rle, width, height)
         if kind == "skeleton":
             coords, visibility = self.skeletons.points(item)
             return {"id": 0, "type": "points", "attributes": self.skeletons.mark_keyframe(item, attrs),
@@ -134,11 +145,19 @@ class DatumaroAnnotations:
                     "points": [[p[i], p[i + 1]] for i in range(0, 16, 2)], "z_order": s.z_order}
         return None
 
-    def _mask(self, attrs: dict[str, Any], item: FrameShape, label: int, bitmap: Any, width: int,
+    def _remember(self, key: tuple[Any, ...], bitmap: Any, width: int, height: int) -> str:
+        """The RLE string of ``bitmap``, remembered under ``key`` (all forgotten beyond ``RLE_MEMO``)."""
+        rle: str = self.masks.rle_string(bitmap, width, height)
+        if len(self._rles) >= RLE_MEMO:
+            self._rles.clear()
+        self._rles[key] = rle
+        return rle
+
+    @staticmethod
+    def _mask(attrs: dict[str, Any], item: FrameShape, label: int, rle: str, width: int,
               height: int) -> dict[str, Any]:
         return {"id": 0, "type": "mask", "attributes": attrs, "group": item.group, "label_id": label,
-                "rle": {"counts": self.masks.rle_string(bitmap, width, height), "size": [height, width]},
-                "z_order": item.shape.z_order}
+                "rle": {"counts": rle, "size": [height, width]}, "z_order": item.shape.z_order}
 
 
 def check_subset(subset: str) -> None:
@@ -147,6 +166,7 @@ def check_subset(subset: str) -> None:
         raise FormatError(f"Datumaro 1.0: the subset name '{subset}' may not contain '/' or '\\'")
 
 
+@gc_paused
 def export_datumaro(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                     media: Any = None, keep_cuboids: bool = True) -> None:
     task = view.task

@@ -13,7 +13,7 @@ or ``icdar_text_localization``), without importing Datumaro:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round_box, subset_name
@@ -37,14 +37,26 @@ class _Texts:
         return self.labels.attributes(label, values)[TEXT]
 
 
+class _Prepared(NamedTuple):
+    """What both ICDAR writers read from the view before their frames."""
+
+    labels: LabelTable
+    files: dict[int, tuple[str, str]]  # frame -> (item id, image extension)
+    ids: dict[str, int]  # top-level label -> its index
+    texts: _Texts
+    subset: str
+    images: ImageFiles | None  # the image files to write (``--save-images``)
+
+
+def _prepare(view: ExportView, media: Any, save_images: bool) -> _Prepared:
+    labels = LabelTable(view.task)
+    return _Prepared(labels, item_names(view, FrameNames(view, media), ICDAR_EXT), labels.top_level_ids(),
+                     _Texts(labels), subset_name(view), ImageFiles() if save_images else None)
+
+
 def export_icdar_recognition(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                              media: Any = None) -> None:
-    labels = LabelTable(view.task)
-    files = item_names(view, FrameNames(view, media), ICDAR_EXT)
-    ids = labels.top_level_ids()
-    texts = _Texts(labels)
-    subset = subset_name(view)
-    images = ImageFiles() if save_images else None
+    labels, files, ids, texts, subset, images = _prepare(view, media, save_images)
     lines = []
     for content in view.frames():
         item_id, ext = files[content.frame]
@@ -68,12 +80,7 @@ def export_icdar_recognition(view: ExportView, out: OutputTree, meta: ExportMeta
 
 def export_icdar_localization(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                               media: Any = None) -> None:
-    labels = LabelTable(view.task)
-    files = item_names(view, FrameNames(view, media), ICDAR_EXT)
-    ids = labels.top_level_ids()
-    texts = _Texts(labels)
-    subset = subset_name(view)
-    images = ImageFiles() if save_images else None
+    labels, files, ids, texts, subset, images = _prepare(view, media, save_images)
     for content in view.frames():
         item_id, ext = files[content.frame]
         for tag in content.tags:

@@ -28,6 +28,7 @@ import struct
 from typing import Any
 
 from cvat_bridge.archive import OutputTree
+from cvat_bridge.formats.colormaps import generated_colormap
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, save_frames, subset_name
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
@@ -64,15 +65,23 @@ def fill_attributes(segments: list[Any], boxes: list[list[float]]) -> tuple[list
     and whether any changed."""
     filled, changed = [], False
     for position, segment in enumerate(segments):
-        attributes = dict(segment.attributes)
-        index = icdar_index(attributes.get("index"))
-        attributes["index"] = position if index is None else index
-        if "color" in attributes and not is_rgb(attributes["color"]):
+        source = segment.attributes
+        attributes = dict(source)
+        raw = source.get("index")
+        index = icdar_index(raw) if raw is not None else None
+        index = position if index is None else index
+        attributes["index"] = index
+        if "index" not in source or raw != index:
+            changed = True
+        if "color" in source and not is_rgb(source["color"]):
             del attributes["color"]
-        if not is_center(attributes.get("center")):
+            changed = True
+        center = source.get("center")
+        if center is None or not is_center(center):
             x, y, w, h = boxes[position]
-            attributes["center"] = f"{round(x + w / 2)} {round(y + h / 2)}"
-        changed = changed or attributes != segment.attributes
+            attributes["center"] = text = f"{round(x + w / 2)} {round(y + h / 2)}"
+            if center != text:
+                changed = True
         filled.append(attributes)
     return filled, changed
 
@@ -80,30 +89,85 @@ def fill_attributes(segments: list[Any], boxes: list[list[float]]) -> tuple[list
 @functools.lru_cache(maxsize=64)
 def voc_colours(count: int) -> list[tuple[int, int, int]]:
     """Datumaro's ``generate_colormap(count, include_background=False)``: VOC colours of 1..count."""
-    colours = []
-    for index in range(1, count + 1):
-        r = g = b = 0
-        for bit in range(7, -1, -1):
-            r |= (index & 1) << bit
-            g |= ((index >> 1) & 1) << bit
-            b |= ((index >> 2) & 1) << bit
-            index >>= 3
-        colours.append((r, g, b))
-    return colours
+    return generated_colormap(count + 1)[1:]
+
+
+@functools.lru_cache(maxsize=64)
+def _bmp_header(width: int, height: int) -> bytes:
+    """The 54-byte header of a 24-bit BMP of that size."""
+    size = ((width * 3 + 3) & ~3) * height
+    header = struct.pack("<2sIHHI", b"BM", 54 + size, 0, 0, 54)
+    return header + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, size, 0, 0, 0, 0)
+
+
+def _bmp_rows(bgr: Any) -> bytes:
+    """Bottom-up ``(h, w, 3)`` BGR pixels as BMP rows (padded to 4 bytes)."""
+    import numpy as np
+
+    height, width = bgr.shape[:2]
+    if width * 3 % 4 == 0:
+        return bgr.tobytes()
+    rows = np.zeros((height, (width * 3 + 3) & ~3), dtype=np.uint8)
+    rows[:, : width * 3].reshape(height, width, 3)[:] = bgr
+    return rows.tobytes()
 
 
 def encode_bmp(rgb: Any) -> bytes:
     """A 24-bit BMP of an ``(h, w, 3)`` uint8 RGB array (bottom-up BGR rows padded to 4 bytes)."""
-    import numpy as np
-
     height, width = rgb.shape[:2]
-    stride = (width * 3 + 3) & ~3
-    rows = np.zeros((height, stride), dtype=np.uint8)
-    rows[:, : width * 3].reshape(height, width, 3)[:] = rgb[::-1, :, ::-1]
-    pixels = rows.tobytes()
-    header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
-    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(pixels), 0, 0, 0, 0)
-    return header + info + pixels
+    return _bmp_header(width, height) + _bmp_rows(rgb[::-1, :, ::-1])
+
+
+TIGHT_WINDOWS = ("polygon", "rectangle")
+EMPTY_BOX = (0, 0, 0, 0)
+_shared_extents: dict[int, tuple[Any, tuple[int, int, int, int]]] = {}  # id → (read-only array, extent)
+SHARED_EXTENTS_BYTES = 16 << 20  # of the arrays the cache keeps alive
+_shared_extents_bytes = 0
+
+
+def window_extent(data: Any) -> tuple[int, int, int, int]:
+    """Column, row, width and height of the set pixels of a 0/1 array (zeros when none)."""
+    rows = data.any(axis=1).tobytes()
+    top = rows.find(1)
+    if top < 0:
+        return EMPTY_BOX
+    columns = data.any(axis=0).tobytes()
+    left = columns.find(1)
+    return left, top, columns.rfind(1) - left + 1, rows.rfind(1) - top + 1
+
+
+def _remember_extent(data: Any, extent: tuple[int, int, int, int]) -> None:
+    """Cache the extent of a read-only window; the entry keeps the array, so its id stays its own."""
+    global _shared_extents_bytes
+    if _shared_extents_bytes + data.nbytes <= SHARED_EXTENTS_BYTES:
+        _shared_extents[id(data)] = (data, extent)
+        _shared_extents_bytes += data.nbytes
+
+
+def mask_box(segment: Any) -> list[float]:
+    """pycocotools' ``toBbox`` of a segment's mask (x, y, w, h). Solid boxes and, when not merged,
+    rasterised polygons and boxes have windows cropped to their set pixels (fast_segment), so their
+    box is the window; other masks are scanned (read-only windows, i.e. ellipse drawings shared by
+    fast_masks, once each)."""
+    bitmap = segment.bitmap
+    data = bitmap.data
+    if segment.solid or (not segment.group and segment.shape.shape.type in TIGHT_WINDOWS):
+        h, w = data.shape
+        if h and w:
+            return [float(bitmap.x), float(bitmap.y), float(w), float(h)]
+        return [0.0, 0.0, 0.0, 0.0]
+    if data.flags.writeable:
+        left, top, w, h = window_extent(data)
+    else:
+        known = _shared_extents.get(id(data))
+        if known is not None and known[0] is data:
+            left, top, w, h = known[1]
+        else:
+            left, top, w, h = window_extent(data)
+            _remember_extent(data, (left, top, w, h))
+    if not w:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(bitmap.x + left), float(bitmap.y + top), float(w), float(h)]
 
 
 class IcdarFrames:
@@ -112,20 +176,23 @@ class IcdarFrames:
     def __init__(self) -> None:
         import numpy as np
 
-        from cvat_bridge.formats.fast_segment import compile_masks
+        from cvat_bridge.formats.fast_segment import paint_segment
 
-        self.np, self.compile_masks = np, compile_masks
+        self.np, self.paint_segment = np, paint_segment
+        self._bgr: dict[tuple[int, int, int], bytes] = {WHITE: bytes(WHITE)}
 
     def frame(self, item_id: str, segments: list[Any], attributes: list[dict[str, Any]], boxes: list[list[float]],
               width: int, height: int) -> tuple[str, bytes | None]:
         if not segments:
             return "", None
-        order = sorted(range(len(segments)), key=lambda i: int(attributes[i].get("index", 0)))
+        indices = [int(a.get("index", 0)) for a in attributes]
+        order = sorted(range(len(segments)), key=indices.__getitem__)
         colour_bank = iter(voc_colours(len(segments)))
         colormap = [WHITE]
         used = {WHITE}
         lines = []
-        group = segments[order[0]].group
+        first_group = segments[order[0]].group
+        group = first_group
         for position, i in enumerate(order):
             attrs = attributes[i]
             colour_text = attrs.get("color", "")
@@ -135,7 +202,7 @@ class IcdarFrames:
                     from cvat_bridge.errors import FormatError
 
                     raise FormatError(f"Item {item_id}: mask #{position} has invalid color")
-                colour = tuple(int(p) for p in parts)
+                colour = (int(parts[0]), int(parts[1]), int(parts[2]))
             else:
                 colour = next(colour_bank)
                 while colour in used:
@@ -145,24 +212,36 @@ class IcdarFrames:
             text = attrs.get("text", "")
             x, y, w, h = boxes[i]
             segment_group = segments[i].group
-            line = "\n" if segment_group != group or (not segment_group and segments[order[0]].group != 0) else ""
+            line = "\n" if segment_group != group or (not segment_group and first_group != 0) else ""
             if text == " ":
                 line += "#"
-            line += " ".join(str(c) for c in colour)
-            line += f" {attrs.get('center', '- -')} {x} {y} {x + w} {y + h} \"{text}\"\n"
+            r, g, b = colour
+            line += f"{r} {g} {b} {attrs.get('center', '- -')} {x} {y} {x + w} {y + h} \"{text}\"\n"
             lines.append(line)
             group = segment_group
-        return "".join(lines), self.image(segments, attributes, order, colormap, width, height)
+        return "".join(lines), self.image(segments, [indices[i] + 1 for i in order], order, colormap, width, height)
 
-    def image(self, segments: list[Any], attributes: list[dict[str, Any]], order: list[int],
-              colormap: list[tuple[int, ...]], width: int, height: int) -> bytes:
+    def image(self, segments: list[Any], class_ids: list[int], order: list[int],
+              colormap: list[tuple[int, int, int]], width: int, height: int) -> bytes:
+        """Datumaro's ``CompiledMask`` of the masks (in ``order``, of classes ``class_ids``) painted
+        through ``paint_mask``: class ids cast to uint8, those past the colour list white."""
         np = self.np
+        # CompiledMask paints by z_order (stable), each mask with its 1-based position (0 for class 0)
         ordered = [segments[i] for i in order]
-        classes = self.compile_masks(ordered, width, height, [attributes[i]["index"] + 1 for i in order])
-        # Datumaro's paint_mask: class ids as uint8, ids past the colour list white
-        palette = np.full((256, 3), 255, dtype=np.uint8)
-        palette[: min(256, len(colormap))] = colormap[:256]
-        return encode_bmp(palette.take(classes.class_mask.astype(np.uint8, copy=False), axis=0))
+        z_orders = [s.z_order for s in ordered]
+        painted = sorted(range(len(order)), key=z_orders.__getitem__)
+        index = np.zeros((height, width), dtype=np.uint8 if len(order) < 255 else np.min_scalar_type(len(order) + 1))
+        bgr = self._bgr
+        table = [bgr[WHITE]]
+        paint_segment = self.paint_segment
+        for position, p in enumerate(painted, start=1):
+            class_id = class_ids[p]
+            paint_segment(index, ordered[p], position if class_id else 0)
+            slot = class_id & 0xFF
+            colour = colormap[slot] if slot < len(colormap) else WHITE
+            table.append(bgr.get(colour) or bgr.setdefault(colour, bytes(colour[::-1])))
+        lut = np.frombuffer(b"".join(table), dtype=np.uint8).reshape(-1, 3)
+        return _bmp_header(width, height) + _bmp_rows(lut.take(index[::-1], axis=0))
 
 
 def export_icdar_segmentation(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
@@ -179,7 +258,7 @@ def export_icdar_segmentation(view: ExportView, out: OutputTree, meta: ExportMet
     for content in view.frames():
         item_id = names.item_id(content.info.name)
         segments = segmenter.frame(content).segments
-        boxes = [s.bitmap.bbox() for s in segments]
+        boxes = [mask_box(s) for s in segments]
         attributes, changed = fill_attributes(segments, boxes)
         if changed and not warned:
             warned = True

@@ -26,6 +26,7 @@ from typing import Any
 
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round_box, save_frames, subset_name
+from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.model import Task
 from cvat_bridge.view import ExportView, FrameShape
@@ -118,6 +119,7 @@ class KittiMasks:
                 encode(instance, width, height, depth=16))
 
 
+@gc_paused
 def export_kitti(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                  media: Any = None) -> None:
     from cvat_bridge.formats.fast_segment import Segmenter

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os.path as osp
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cvat_bridge.archive import OutputTree
@@ -36,6 +37,7 @@ from cvat_bridge.formats.fast_common import (
     shape_attributes,
     subset_name,
 )
+from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView, FrameShape
 
@@ -55,6 +57,7 @@ _SEGM = ("    <segm>\n      <mask>{mask}</mask>\n      <box>\n        <xmin>{x0:
          "      </box>\n      <username>{username}</username>\n    </segm>\n")
 # Datumaro's mask colour (BGRA 255,203,0,153 on 0,0,0,0) as written to the PNG: RGBA 0,203,255,153,
 # one little-endian 32-bit word per pixel
+MASK_MEMO_BYTES = 32 << 20  # mask PNGs remembered for identical masks
 _MASK_RGBA_WORD = 0 | 203 << 8 | 255 << 16 | 153 << 24
 
 
@@ -112,6 +115,9 @@ class LabelMeFrames:
         self._masks: Any = None
         self._heads: dict[tuple[str, bool], str] = {}
         self._attribute_elements: dict[tuple[Any, ...], str] = {}
+        # identical masks (tracks repeat them) on frames of one size: one bbox and PNG
+        self._mask_files: dict[tuple[Any, ...], tuple[tuple[float, ...], bytes]] = {}
+        self._mask_file_bytes = 0
 
     def _attributes_element(self, attributes: dict[str, Any]) -> str:
         """``<attributes>`` and the object's end; the same attributes recur, so the text is kept."""
@@ -144,13 +150,27 @@ class LabelMeFrames:
         np.multiply(bitmap.data, np.uint32(_MASK_RGBA_WORD), out=pixels[bitmap.y: bitmap.y + h, bitmap.x: bitmap.x + w])
         return encode_framed_png(rows, width, height, colour=RGBA)
 
-    def mask_body(self, item_id: str, object_id: int, bitmap: Any, width: int, height: int,
-                  attributes: dict[str, Any], mask_files: list[tuple[str, bytes]]) -> str:
-        x, y, w, h = bitmap.bbox()
+    def mask_file(self, key: tuple[Any, ...], draw: Callable[..., Any], *args: Any) -> tuple[tuple[float, ...], bytes]:
+        """The bbox and PNG of the mask ``draw(*args)`` (its last two: width, height), remembered under ``key``."""
+        known = self._mask_files.get(key)
+        if known is not None:
+            return known
+        width, height = args[-2:]
+        drawn = draw(*args)
+        bbox = tuple(drawn.bbox())
+        data = b"" if not bbox[2] else self.mask_png(drawn, width, height)
+        if self._mask_file_bytes + len(data) <= MASK_MEMO_BYTES:
+            self._mask_files[key] = (bbox, data)
+            self._mask_file_bytes += len(data) + 64
+        return bbox, data
+
+    def mask_body(self, item_id: str, object_id: int, mask: tuple[tuple[float, ...], bytes], width: int,
+                  height: int, attributes: dict[str, Any], mask_files: list[tuple[str, bytes]]) -> str:
+        (x, y, w, h), data = mask
         if not w:  # Datumaro's find_mask_bbox fails on an empty mask
             raise FormatError(f"LabelMe 3.0: frame '{item_id}' has a mask or ellipse without pixels in the image")
         name = f"{item_id}_mask_{object_id}.png"
-        mask_files.append((name, self.mask_png(bitmap, width, height)))
+        mask_files.append((name, data))
         # the fork writes the box end as (x + w) - 1 of the written "%.2f" value
         return _SEGM.format(mask=xml_text(name), x0=x, y0=y, x1=float("%.2f" % (x + w)) - 1,
                             y1=float("%.2f" % (y + h)) - 1, username=xml_text(str(attributes.get("username", ""))))
@@ -176,10 +196,11 @@ class LabelMeFrames:
                     cx, cy, right, top = p
                     box = [round2(2 * cx - right), round2(top), round2(right), round2(2 * cy - top)]
                     angle = float(attributes.pop("rotation"))
-                    bitmap = self.masks.ellipse_mask(box, angle, width, height)
+                    mask = self.mask_file(("ellipse", tuple(p), angle, width, height), self.masks.ellipse_mask,
+                                          box, angle, width, height)
                 else:
-                    bitmap = self.masks.cvat_mask(p, width, height)
-                body = self.mask_body(item_id, len(objects), bitmap, width, height, attributes, mask_files)
+                    mask = self.mask_file(("mask", tuple(p), width, height), self.masks.cvat_mask, p, width, height)
+                body = self.mask_body(item_id, len(objects), mask, width, height, attributes, mask_files)
             objects.append(_Object(item.label, item.group, attributes, body))
         parts = [_HEAD.format(filename=xml_text(osp.basename(file_name)), folder=xml_text(osp.dirname(file_name)),
                               height=height, width=width)]
@@ -216,6 +237,7 @@ class LabelMeFrames:
         return f"{prefix}    <polygon>\n{pts}      <username>{username}</username>\n    </polygon>\n"
 
 
+@gc_paused
 def export_labelme(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                    media: Any = None) -> None:
     labels = LabelTable(view.task)

@@ -35,9 +35,11 @@ from typing import Any
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.errors import FormatError
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round_box, save_frames, subset_name
+from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
 
+PNG_MEMO_BYTES = 32 << 20  # mask PNGs (and their bitmaps) remembered for identical masks
 IMAGE_FIELDS = ("ImageID", "Subset", "OriginalURL", "OriginalLandingURL", "License", "AuthorProfileURL", "Author",
                 "Title", "OriginalSize", "OriginalMD5", "Thumbnail300KURL", "Rotation")
 LABEL_FIELDS = ("ImageID", "Source", "LabelName", "Confidence")
@@ -112,6 +114,8 @@ class OpenImagesWriter:
         self.masks = CsvFile(MASK_FIELDS)
         self.image_meta: dict[str, tuple[int, int]] = {}
         self.mask_files: dict[str, bytes] = {}  # a repeated name keeps its last mask, as the file did
+        self._pngs: dict[tuple[Any, ...], bytes] = {}  # identical masks (tracks repeat them): one PNG
+        self._png_bytes = 0
 
     def frame(self, content: Any, item_id: str) -> None:
         width, height = content.info.width, content.info.height
@@ -172,8 +176,20 @@ class OpenImagesWriter:
             w, h = x2 - x1, y2 - y1
             coords = [x1 / width, (x1 + w) / width, y1 / height, (y1 + h) / height]
         self.masks.row([file_name, item_id, label, box_id, *coords, segment.attributes.get("predicted_iou", ""), ""])
-        self.mask_files[f"masks/{self.subset}/{file_name}"] = self.mask_png(segment.bitmap, width, height)
+        self.mask_files[f"masks/{self.subset}/{file_name}"] = self.remembered_png(segment.bitmap, width, height)
         return next_box_id
+
+    def remembered_png(self, bitmap: Any, width: int, height: int) -> bytes:
+        """``mask_png``, encoded once for equal bitmaps on frames of one size."""
+        data = bitmap.data
+        key = (bitmap.x, bitmap.y, data.shape, data.dtype.str, data.tobytes(), width, height)
+        png = self._pngs.get(key)
+        if png is None:
+            png = self.mask_png(bitmap, width, height)
+            if self._png_bytes + len(png) + data.size <= PNG_MEMO_BYTES:
+                self._pngs[key] = png
+                self._png_bytes += len(png) + data.size
+        return png
 
     @staticmethod
     def mask_png(bitmap: Any, width: int, height: int) -> bytes:
@@ -188,6 +204,7 @@ class OpenImagesWriter:
         return encode_framed_png(rows, width, height)
 
 
+@gc_paused
 def export_open_images(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                        media: Any = None) -> None:
     labels = LabelTable(view.task)

@@ -83,8 +83,8 @@ class MaskFrames:
         self.class_ids = [target.get(label.name, 0) for label in self.labels.labels]  # 0: Datumaro's fallback
 
     def __iter__(self) -> Iterator[tuple[FrameContent, FrameSegments, str]]:
-        for content in self.view.frames():
-            yield content, self.segmenter.frame(content), self.names.item_id(content.info.name)
+        for content, segments in self.segmenter.frames(self.view.frames()):
+            yield content, segments, self.names.item_id(content.info.name)
 
     def compile(self, content: FrameContent, frame: FrameSegments) -> IndexMap:
         class_ids = [self.class_ids[s.label] for s in frame.segments]

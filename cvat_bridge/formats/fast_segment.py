@@ -49,7 +49,8 @@ API (stable; new parameters will only be optional ones):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,6 +62,8 @@ from cvat_bridge.view import FrameContent, FrameShape
 
 SMALL_CANVAS = 1 << 16  # pixels: below this, decoded polygons stay views of the whole image
 DECODE_BUDGET = 1 << 22  # bytes of one batched pycocotools decode
+SHARED_WINDOW_PIXELS = 1 << 14  # solid_window: larger windows are made afresh
+FRAMES_PER_BATCH = 64  # Segmenter.frames: frames whose polygons are rasterised together
 
 
 class Segment:
@@ -101,6 +104,10 @@ class Segment:
         b = self.bitmap
         return (f"Segment(label={self.label}, z_order={self.z_order}, group={self.group}, "
                 f"window=({b.x}, {b.y}, {b.data.shape[1]}x{b.data.shape[0]}), area={self.area})")
+
+
+Pending = list[tuple[Segment, list[float]]]  # segments whose bitmap is their polygon's, still to rasterise
+Collected = tuple[list[Segment], list[FrameShape], Pending]
 
 
 class FrameSegments(NamedTuple):
@@ -151,7 +158,22 @@ def box_bitmap(points: list[float], width: int, height: int) -> tuple[Bitmap, bo
     row1 = min(height, max(0, _ceil_fifth(bottom)))
     if col1 < col0 or row1 <= row0:
         return fast_masks.EMPTY, False
-    return Bitmap(col0, row0, np.ones((row1 - row0, col1 - col0 + 1), dtype=np.uint8)), True
+    return Bitmap(col0, row0, solid_window(row1 - row0, col1 - col0 + 1)), True
+
+
+def solid_window(height: int, width: int) -> np.ndarray:
+    """An all-ones ``(height, width)`` uint8 window; small ones are shared (read-only) by the boxes
+    of that size."""
+    if height * width > SHARED_WINDOW_PIXELS:
+        return np.ones((height, width), dtype=np.uint8)
+    return _shared_solid_window(height, width)
+
+
+@functools.lru_cache(maxsize=1024)  # at most 16 MB
+def _shared_solid_window(height: int, width: int) -> np.ndarray:
+    window = np.ones((height, width), dtype=np.uint8)
+    window.flags.writeable = False
+    return window
 
 
 def box_polygon(points: list[float]) -> list[float]:
@@ -203,6 +225,29 @@ class Segmenter:
         self._label_ids = labels.top_level_ids()
 
     def frame(self, content: FrameContent) -> FrameSegments:
+        segments, others, pending = self._collect(content)
+        if pending:
+            bitmaps = rasterise([p for _, p in pending], content.info.width, content.info.height)
+            for (segment, _), bitmap in zip(pending, bitmaps, strict=True):
+                segment.bitmap = bitmap
+        return _finished(segments, others)
+
+    def frames(self, contents: Iterable[FrameContent]) -> Iterator[tuple[FrameContent, FrameSegments]]:
+        """``(content, self.frame(content))`` for each content, the same segments, but the polygons of
+        up to ``FRAMES_PER_BATCH`` consecutive frames of one image size rasterised in one batch."""
+        batch: list[tuple[FrameContent, list[Segment], list[FrameShape], Pending]] = []
+        for content in contents:
+            if batch and (len(batch) >= FRAMES_PER_BATCH or (content.info.width, content.info.height)
+                          != (batch[0][0].info.width, batch[0][0].info.height)):
+                yield from _rasterised(batch)
+                batch = []
+            batch.append((content, *self._collect(content)))
+        if batch:
+            yield from _rasterised(batch)
+
+    def _collect(self, content: FrameContent) -> Collected:
+        """The frame's segments in order, its other shapes, and the segments still to rasterise
+        with their polygons."""
         width, height = content.info.width, content.info.height
         shapes = content.shapes
         if self.only_tracks:  # KeepTracks looks for a track_id attribute: a label's own one counts too
@@ -210,7 +255,7 @@ class Segmenter:
         segments: list[Segment] = []
         others: list[FrameShape] = []
         rotated: list[FrameShape] = []
-        pending: list[tuple[Segment, list[float]]] = []  # segments whose polygon is still to rasterise
+        pending: Pending = []  # segments whose polygon is still to rasterise
         empty = fast_masks.EMPTY
         for item in shapes:
             kind = item.shape.type
@@ -246,11 +291,7 @@ class Segmenter:
             corners = rotated_box_corners(round_box(item.shape.points), item.shape.rotation)
             pending.append((segment, [round2(v) for v in corners]))
             segments.append(segment)
-        if pending:
-            bitmaps = rasterise([p for _, p in pending], width, height)
-            for (segment, _), bitmap in zip(pending, bitmaps, strict=True):
-                segment.bitmap = bitmap
-        return FrameSegments(merge_groups(segments) if any(s.group for s in segments) else segments, others)
+        return segments, others, pending
 
     def _segment(self, item: FrameShape, bitmap: Bitmap) -> Segment:
         label = self._label_ids.get(item.label)
@@ -261,6 +302,23 @@ class Segmenter:
 
 def frame_segments(content: FrameContent, labels: LabelTable, **options: Any) -> FrameSegments:
     return Segmenter(labels, **options).frame(content)
+
+
+def _finished(segments: list[Segment], others: list[FrameShape]) -> FrameSegments:
+    return FrameSegments(merge_groups(segments) if any(s.group for s in segments) else segments, others)
+
+
+def _rasterised(batch: list[tuple[FrameContent, list[Segment], list[FrameShape], Pending]],
+                ) -> Iterator[tuple[FrameContent, FrameSegments]]:
+    """The frames of ``batch`` (one image size) with all their pending polygons rasterised together."""
+    pending = [entry for _, _, _, frame_pending in batch for entry in frame_pending]
+    if pending:
+        info = batch[0][0].info
+        bitmaps = rasterise([p for _, p in pending], info.width, info.height)
+        for (segment, _), bitmap in zip(pending, bitmaps, strict=True):
+            segment.bitmap = bitmap
+    for content, segments, others, _ in batch:
+        yield content, _finished(segments, others)
 
 
 def merge_groups(segments: list[Segment]) -> list[Segment]:
