@@ -17,7 +17,7 @@ integers beyond 64 bits (orjson makes floats of them), nesting deeper than msgsp
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -29,16 +29,17 @@ from cvat_bridge.validate import MAX_COORDINATE
 
 _NULL = b"null"
 _NOTHING = frozenset({_NULL, b"[]"})  # the only "no elements" texts taken here (the checks take any falsy value)
-_INT64 = 1 << 63  # orjson reads integers beyond as floats, which the checks refuse
+# orjson reads integers beyond 64 bits as floats, which the checks refuse: msgspec refuses them here
+_Int64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 _MAX_CACHED = 50_000  # attribute texts remembered per label
 
 
 class _Object(Struct, gc=False):
     """The optional fields every object may have: tags, shapes, tracks, keyframes, skeleton points."""
 
-    z_order: int | None = None
+    z_order: _Int64 | None = None
     rotation: float | None = None
-    group: int | None = None
+    group: _Int64 | None = None
     source: str | None = None
     score: float | None = None
     attributes: Raw = Raw(_NULL)
@@ -137,7 +138,7 @@ class TypedEntries:
         for raw in raws:
             rules = self.labels.get(raw.label)
             frame = raw.frame
-            if rules is None or not 0 <= frame < self.size or not _plain(raw.z_order, raw.group):
+            if rules is None or not 0 <= frame < self.size:
                 return None
             attributes = self._attributes(raw.attributes, rules)
             if attributes is None:
@@ -152,10 +153,8 @@ class TypedEntries:
         for raw in raws:
             kind = kinds.get(raw.type)
             rules = labels.get(raw.label)
-            frame, z_order, group, points = raw.frame, raw.z_order, raw.group, raw.points
-            if (kind is None or rules is None or not 0 <= frame < size or rules.skeleton != (kind == "skeleton")
-                    or not (z_order is None or -_INT64 <= z_order < _INT64)
-                    or not (group is None or -_INT64 <= group < _INT64)):
+            frame, points = raw.frame, raw.points
+            if kind is None or rules is None or not 0 <= frame < size or rules.skeleton != (kind == "skeleton"):
                 return None
             count = len(points)
             low, high, even = COUNT_RANGES[kind]
@@ -183,7 +182,7 @@ class TypedEntries:
                 elements = []
             source, rotation, score = raw.source, raw.rotation, raw.score
             append(Shape(kind, numbers.setdefault(frame, frame), points, rules.name, raw.occluded, raw.outside,
-                         z_order or 0, rotation or 0.0, group or 0,
+                         raw.z_order or 0, rotation or 0.0, raw.group or 0,
                          "manual" if not source or source == "Ground truth" else strings.setdefault(source, source),
                          attributes, elements, 1.0 if score is None else score))
         return shapes
@@ -194,18 +193,25 @@ class TypedEntries:
             return None
         elements = []
         seen = set()
+        sublabels, strings, frame = skeleton.sublabels, self.strings, self.numbers.setdefault(frame, frame)
         for raw in raws:
             name, points = raw.label, raw.points
-            rules = skeleton.sublabels.get(name)
+            rules = sublabels.get(name)
             if (rules is None or name in seen or raw.type != "points" or raw.frame != frame or len(points) != 2
-                    or not _plain(raw.z_order, raw.group) or bytes(raw.elements) not in _NOTHING
+                    or bytes(raw.elements) not in _NOTHING
                     or not self._points_ok(points, "points", frame)):
                 return None
             seen.add(name)
-            attributes = self._attributes(raw.attributes, rules)
+            key = bytes(raw.attributes)  # _attributes and _part, written out: this runs per skeleton point
+            attributes = rules.texts.get(key)
             if attributes is None:
-                return None
-            elements.append(self._part(raw, "points", frame, points, rules.name, attributes))
+                attributes = self._new_attributes(key, rules)
+                if attributes is None:
+                    return None
+            source, rotation, score = raw.source or "manual", raw.rotation, raw.score
+            elements.append(Shape("points", frame, points, rules.name, raw.occluded, raw.outside, raw.z_order or 0,
+                                  rotation or 0.0, raw.group or 0, strings.setdefault(source, source), attributes,
+                                  [], 1.0 if score is None else score))
         return elements
 
     def _tracks(self, raws: Any) -> list[Track] | None:
@@ -215,8 +221,7 @@ class TypedEntries:
         for raw in raws:
             rules = self.labels.get(raw.label)
             frame = raw.frame
-            if (rules is None or rules.skeleton or not 0 <= frame < size or not _plain(raw.z_order, raw.group)
-                    or bytes(raw.elements) not in _NOTHING):
+            if rules is None or rules.skeleton or not 0 <= frame < size or bytes(raw.elements) not in _NOTHING:
                 return None
             attributes = self._attributes(raw.attributes, rules)
             if attributes is None:
@@ -228,7 +233,7 @@ class TypedEntries:
                 key_kind = kinds.get(key.type)
                 key_frame = key.frame
                 if (key_kind is None or key_kind == "skeleton" or (kind is not None and key_kind != kind)
-                        or not previous < key_frame < size or not _plain(key.z_order, key.group)
+                        or not previous < key_frame < size
                         or bytes(key.elements) not in _NOTHING or not self._points_ok(key.points, key_kind, key_frame)):
                     return None  # repeated or unordered frames too: the object path looks for conflicts
                 key_attributes = self._attributes(key.attributes, rules)
@@ -243,7 +248,7 @@ class TypedEntries:
 
     def _part(self, raw: _Element | _Keyframe, kind: str, frame: int, points: list[float], label: str,
               attributes: dict[str, str]) -> Shape:
-        """The Shape of a skeleton point or a keyframe: its 'source' is kept as it is."""
+        """The Shape of a keyframe (``_elements`` writes the same for skeleton points): 'source' kept as it is."""
         source, rotation, score = raw.source or "manual", raw.rotation, raw.score
         return Shape(kind, self.numbers.setdefault(frame, frame), points, label, raw.occluded, raw.outside,
                      raw.z_order or 0, rotation or 0.0, raw.group or 0, self.strings.setdefault(source, source),
@@ -291,8 +296,3 @@ class TypedEntries:
         if parsed is not None and len(rules.texts) < _MAX_CACHED:
             rules.texts[key] = parsed
         return parsed
-
-
-def _plain(z_order: int | None, group: int | None) -> bool:
-    """'z_order' and 'group' as orjson reads them: integers within 64 bits (the rest are typed)."""
-    return (z_order is None or -_INT64 <= z_order < _INT64) and (group is None or -_INT64 <= group < _INT64)

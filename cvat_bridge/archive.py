@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
@@ -63,6 +64,54 @@ def zip_directory(source: Path, archive: zipfile.ZipFile, date: tuple[int, int, 
             raise CvatBridgeError(f"internal error: '{name}' was written twice")
         with open(path, "rb") as src, archive.open(_member(name, date), "w") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
+
+
+# members below this size are written by ``write_member_directly``; bigger ones (zip64 may be due
+# at 2 GiB) take zipfile's own path
+DIRECT_MEMBER_LIMIT = 1 << 30
+
+
+def can_write_directly(archive: zipfile.ZipFile) -> bool:
+    """Whether ``archive`` has the zipfile internals ``write_member_directly`` relies on (3.10-3.13)."""
+    return (archive.mode == "w" and getattr(archive, "_seekable", None) is True
+            and all(hasattr(archive, name) for name in ("_writing", "_lock", "_writecheck", "_didModify", "start_dir")))
+
+
+def write_member_directly(archive: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
+    """``archive.writestr(info, data)`` with the same bytes, ~1/3 faster for small members.
+
+    writestr writes a provisional local header, the data, then seeks back to rewrite the header
+    with the sizes and CRC. Here the data is compressed and its CRC taken first, so the final
+    header goes out once, with no seek; the member is then registered as ``_ZipWriteFile.close``
+    does, and ``close()`` writes the central directory as usual. Only for a seekable archive
+    with no open member stream and members far from the zip64 limits (``can_write_directly``).
+    """
+    if archive._writing:  # type: ignore[attr-defined]
+        raise ValueError("Can't write to ZIP archive while an open writing handle exists.")
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)  # zipfile's own compressor
+        packed = compressor.compress(data) + compressor.flush()
+    elif info.compress_type == zipfile.ZIP_STORED:
+        packed = data
+    else:
+        raise ValueError(f"unsupported compression {info.compress_type}")
+    info.file_size = len(data)
+    info.compress_size = len(packed)
+    info.CRC = zlib.crc32(data)
+    info.flag_bits = 0
+    with archive._lock:  # type: ignore[attr-defined]
+        fp = archive.fp
+        assert fp is not None
+        if fp.tell() != archive.start_dir:  # type: ignore[attr-defined]
+            fp.seek(archive.start_dir)  # type: ignore[attr-defined]
+        info.header_offset = archive.start_dir  # type: ignore[attr-defined]
+        archive._writecheck(info)  # type: ignore[attr-defined]
+        archive._didModify = True  # type: ignore[attr-defined]
+        fp.write(info.FileHeader(False))
+        fp.write(packed)
+        archive.start_dir = fp.tell()  # type: ignore[attr-defined]
+        archive.filelist.append(info)
+        archive.NameToInfo[info.filename] = info
 
 
 class BackgroundMember(io.BufferedIOBase):
@@ -141,6 +190,7 @@ class OutputTree:
     def __init__(self, folder: Path, archive: zipfile.ZipFile | None, timestamp: float) -> None:
         self.folder = folder
         self._archive = archive
+        self._direct = archive is not None and can_write_directly(archive)
         self._date = _zip_time(timestamp)
         self._written: set[str] = set()
 
@@ -171,7 +221,10 @@ class OutputTree:
     def write_bytes(self, name: str, data: bytes) -> None:
         name = self._claim(name)
         if self._archive is not None:
-            self._archive.writestr(_member(name, self._date), data)
+            if self._direct and len(data) < DIRECT_MEMBER_LIMIT:
+                write_member_directly(self._archive, _member(name, self._date), data)
+            else:
+                self._archive.writestr(_member(name, self._date), data)
             return
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

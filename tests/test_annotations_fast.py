@@ -332,6 +332,9 @@ def test_what_only_orjson_reads_differently_takes_the_object_path() -> None:
     plain = json.dumps({"shapes": [shape]}).encode()
     assert reader.entry(plain) is not None
     assert reader.entry(plain.replace(b'"z_order": 0', b'"z_order": 9223372036854775808')) is None
+    assert reader.entry(plain.replace(b'"z_order": 0', b'"z_order": -9223372036854775809')) is None
+    assert reader.entry(plain.replace(b'"z_order": 0', b'"z_order": 9223372036854775807')) is not None
+    assert reader.entry(plain.replace(b'"z_order": 0', b'"z_order": -9223372036854775808')) is not None
     assert reader.entry(plain[:-1] + b', "note": "\xff"}') is None
     assert reader.entry(plain[:-1] + b', "note": ' + b"[" * 2000 + b"]" * 2000 + b"}") is None
 

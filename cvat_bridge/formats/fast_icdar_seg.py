@@ -30,6 +30,7 @@ from typing import Any
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.colormaps import generated_colormap
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, save_frames, subset_name
+from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
 
@@ -244,6 +245,7 @@ class IcdarFrames:
         return _bmp_header(width, height) + _bmp_rows(lut.take(index[::-1], axis=0))
 
 
+@gc_paused
 def export_icdar_segmentation(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                               media: Any = None) -> None:
     from cvat_bridge.formats.fast_segment import Segmenter
@@ -255,9 +257,9 @@ def export_icdar_segmentation(view: ExportView, out: OutputTree, meta: ExportMet
     segmenter = Segmenter(labels, boxes_to_masks=True)
     writer = IcdarFrames()
     warned = False
-    for content in view.frames():
+    for content, frame in segmenter.frames(view.frames()):
         item_id = names.item_id(content.info.name)
-        segments = segmenter.frame(content).segments
+        segments = frame.segments
         boxes = [mask_box(s) for s in segments]
         attributes, changed = fill_attributes(segments, boxes)
         if changed and not warned:

@@ -131,10 +131,9 @@ def export_kitti(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_im
     label_map = colour_label_map(view.task)
     segmenter = Segmenter(labels, boxes_to_masks=False)
     masks = KittiMasks(labels, label_map)
-    for content in view.frames():
+    for content, frame in segmenter.frames(view.frames()):
         info = content.info
         item_id = names.item_id(info.name)
-        frame = segmenter.frame(content)
         if frame.segments:
             semantic, semantic_rgb, instance = masks.pngs(frame.segments, info.width, info.height)
             out.write_bytes(f"{subset}/semantic_rgb/{item_id}.png", semantic_rgb)

@@ -40,8 +40,8 @@ def export_mots(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_ima
     names.check_unique(view)
     subset = subset_name(view)
     segmenter = Segmenter(labels, boxes_to_masks=True, only_tracks=True)
-    for content in view.frames():
-        segments = segmenter.frame(content).segments
+    for content, frame in segmenter.frames(view.frames()):
+        segments = frame.segments
         if not segments:
             continue
         ordered = sorted(segments, key=lambda s: s.z_order)

@@ -117,10 +117,12 @@ class OpenImagesWriter:
         self._pngs: dict[tuple[Any, ...], bytes] = {}  # identical masks (tracks repeat them): one PNG
         self._png_bytes = 0
 
-    def frame(self, content: Any, item_id: str) -> None:
+    def frame(self, content: Any, item_id: str, segmented: Any = None) -> None:
+        """``segmented``: ``self.segmenter``'s result for ``content`` when already computed (batched)."""
         width, height = content.info.width, content.info.height
         self.images.row([item_id, self.subset] + [""] * 10)
-        segmented = self.segmenter.frame(content)
+        if segmented is None:
+            segmented = self.segmenter.frame(content)
         objects: list[tuple[str, int, Any]] = [("tag", tag.group, tag) for tag in content.tags]
         objects += [("box", s.group, s) for s in segmented.others if s.shape.type == "rectangle"]
         objects += [("mask", s.group, s) for s in segmented.segments]
@@ -219,8 +221,8 @@ def export_open_images(view: ExportView, out: OutputTree, meta: ExportMeta, *, s
     out.write_text("annotations/class-descriptions.csv", classes.buffer.getvalue())
     out.write_text("annotations/bbox_labels_600_hierarchy.json", hierarchy(labels))
     writer = OpenImagesWriter(view, labels, subset)
-    for content in view.frames():
-        writer.frame(content, names.item_id(content.info.name))
+    for content, segmented in writer.segmenter.frames(view.frames()):
+        writer.frame(content, names.item_id(content.info.name), segmented)
     out.write_text(f"annotations/{subset}-images-with-rotation.csv", writer.images.buffer.getvalue())
     for suffix, table in (("-annotations-human-imagelabels.csv", writer.tags), ("-annotations-bbox.csv", writer.boxes),
                           ("-annotations-object-segmentation.csv", writer.masks)):
