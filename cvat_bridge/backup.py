@@ -6,14 +6,12 @@ backup era of spec §1.5 is accepted; missing keys get CVAT's defaults.
 
 from __future__ import annotations
 
-import gc
 import json
 import lzma
 import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, TypeVar
 
@@ -28,6 +26,7 @@ from cvat_bridge.annotations_json import (
 from cvat_bridge.annotations_json import as_bool as _as_bool
 from cvat_bridge.backup_source import BackupSource
 from cvat_bridge.errors import BackupError
+from cvat_bridge.gc_pause import gc_paused
 from cvat_bridge.model import Annotations, AttributeSpec, FrameInfo, Job, Label, Task
 
 __all__ = ["BackupSource", "image_size", "load_task", "parse_annotations"]
@@ -253,7 +252,7 @@ def load_task(path: str | Path, *, lenient: bool = False) -> Task:
     """
     source = BackupSource(path)
     try:
-        with _gc_paused():
+        with gc_paused(promote=True):
             return _build_task(source, lenient)
     except DAMAGED_ARCHIVE_ERRORS as exc:
         raise BackupError(f"{source.path}: the archive is damaged ({exc})") from None
@@ -300,28 +299,6 @@ def _typed_entries(checker: validate.AnnotationsChecker, parser: AnnotationParse
 def _entry_value(entry: Any) -> Any:
     """An entry of ``_read_annotations``, parsed if it is still text."""
     return loads_entry(entry) if isinstance(entry, bytes) else entry
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a backup is read: it would walk the growing heap
-    of parsed JSON and model objects again and again (more than half of the load time of big
-    tasks), and nothing made here forms a reference cycle.
-
-    Afterwards what the load made is moved to the oldest generation at once (a freeze and an
-    unfreeze are two list splices): left in the youngest, the first collection after the pause
-    would walk all of it (30-90 ms on ``large``) only to promote it. Skipped when the program
-    froze objects of its own, which an unfreeze would release."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
 
 
 def _build_task(source: BackupSource, lenient: bool = False) -> Task:

@@ -11,6 +11,7 @@ from cvat_bridge.archive import OutputTree, atomic_output, describe_os_error, gu
 from cvat_bridge.backup import load_task
 from cvat_bridge.errors import CvatBridgeError, FormatError
 from cvat_bridge.formats.registry import FormatSpec, find_format, load_object
+from cvat_bridge.gc_pause import gc_paused
 from cvat_bridge.meta import build_meta, export_timestamp
 from cvat_bridge.model import Task
 from cvat_bridge.view import ExportView
@@ -117,7 +118,8 @@ def export_task(task: Task, spec: FormatSpec, output: str | Path, *, job: int | 
             if spec.writer:
                 meta = build_meta(task, view.job_index, server_url=server_url, timestamp=timestamp)
                 extra = {"media": media} if media is not None else {}
-                load_object(spec.writer)(view, out, meta, save_images=save_images, **extra, **spec.options)
+                with gc_paused():  # our writers make many objects and no cycles
+                    load_object(spec.writer)(view, out, meta, save_images=save_images, **extra, **spec.options)
             else:
                 _datumaro_export(spec, view, out, save_images, progress, media)
     except OSError as exc:  # disk full, no permission, a name the file system refuses: not a bug

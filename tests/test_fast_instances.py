@@ -270,7 +270,8 @@ def test_these_formats_do_not_import_datumaro(tmp_path: Path) -> None:
         "print(sorted(m for m in ('datumaro', 'cv2', 'PIL', 'lxml') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert "datumaro" not in result.stdout and "PIL" not in result.stdout, result.stdout + result.stderr
+    # Pillow is CVAT's encoder of int32 masks (KITTI's 16-bit PNGs): the bytes need it
+    assert "datumaro" not in result.stdout, result.stdout + result.stderr
 
 
 def test_rgba_png_round_trips() -> None:

@@ -39,7 +39,6 @@ from cvat_bridge.formats.fast_common import (
     shape_attributes,
     subset_name,
 )
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.frames import frame_info
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView, FrameShape
@@ -351,7 +350,6 @@ def _write_elements(f: Any, converter: CocoInstances, elements: list[dict[str, A
     return next_id
 
 
-@gc_paused
 def export_coco(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                 media: Any = None, merge_images: bool = False) -> None:
     labels = LabelTable(view.task)

@@ -42,7 +42,6 @@ from cvat_bridge.formats.fast_common import (
     subset_name,
 )
 from cvat_bridge.formats.fast_skeletons import SkeletonPoints, joints_in_datumaro_order, skeleton_layout
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.frames import absolute_frame
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.model import Tag, Task
@@ -166,7 +165,6 @@ def check_subset(subset: str) -> None:
         raise FormatError(f"Datumaro 1.0: the subset name '{subset}' may not contain '/' or '\\'")
 
 
-@gc_paused
 def export_datumaro(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                     media: Any = None, keep_cuboids: bool = True) -> None:
     task = view.task

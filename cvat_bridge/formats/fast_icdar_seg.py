@@ -30,7 +30,6 @@ from typing import Any
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.colormaps import generated_colormap
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, save_frames, subset_name
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
 
@@ -95,10 +94,11 @@ def voc_colours(count: int) -> list[tuple[int, int, int]]:
 
 @functools.lru_cache(maxsize=64)
 def _bmp_header(width: int, height: int) -> bytes:
-    """The 54-byte header of a 24-bit BMP of that size."""
+    """The 54-byte header of a 24-bit BMP of that size, as OpenCV (CVAT's encoder) writes it: the
+    optional image-size field left at 0."""
     size = ((width * 3 + 3) & ~3) * height
     header = struct.pack("<2sIHHI", b"BM", 54 + size, 0, 0, 54)
-    return header + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, size, 0, 0, 0, 0)
+    return header + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
 
 
 def _bmp_rows(bgr: Any) -> bytes:
@@ -245,7 +245,6 @@ class IcdarFrames:
         return _bmp_header(width, height) + _bmp_rows(lut.take(index[::-1], axis=0))
 
 
-@gc_paused
 def export_icdar_segmentation(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                               media: Any = None) -> None:
     from cvat_bridge.formats.fast_segment import Segmenter

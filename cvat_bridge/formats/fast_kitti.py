@@ -26,7 +26,6 @@ from typing import Any
 
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round_box, save_frames, subset_name
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.model import Task
 from cvat_bridge.view import ExportView, FrameShape
@@ -82,10 +81,9 @@ class KittiMasks:
         import numpy as np
 
         from cvat_bridge.formats import fast_segment
-        from cvat_bridge.formats.png import RGB, encode_framed_png, encode_png
+        from cvat_bridge.formats.png import encode_png
 
         self.np, self.segment, self.encode_png = np, fast_segment, encode_png
-        self.encode_framed_png, self.RGB = encode_framed_png, RGB
         kitti_ids = {name: index for index, name in enumerate(label_map)}
         self.class_of = [kitti_ids[label.name] for label in labels.labels]
         # Datumaro's paint_mask: class ids as uint8 (wrapping), unknown ids white
@@ -100,26 +98,13 @@ class KittiMasks:
         np = self.np
         class_mask = self.segment.compile_masks(segments, width, height,
                                                 [self.class_of[s.label] for s in segments]).class_mask
-        if class_mask.dtype != np.uint8:  # more than 255 labels: Pillow saves int32 saturated to 16 bits
-            wide = class_mask.astype(np.uint32)
-            semantic = np.minimum(wide, 0xFFFF).astype(np.uint16)
-            instance = np.minimum(wide << 8, 0xFFFF).astype(np.uint16)
-            rgb = self.palette.take(class_mask.astype(np.uint8), axis=0)
-            return self.encode_png(semantic), self.encode_png(rgb), self.encode_png(instance)
-        # PNG rows written in place (filter byte 0, then big-endian samples): the class id is the low
-        # byte of a semantic sample and the high byte of an instance sample
-        semantic = np.zeros((height, 1 + 2 * width), dtype=np.uint8)
-        semantic[:, 2::2] = class_mask
-        instance = np.zeros((height, 1 + 2 * width), dtype=np.uint8)
-        instance[:, 1::2] = class_mask
-        rgb = np.zeros((height, 1 + 3 * width), dtype=np.uint8)
-        self.palette.take(class_mask, axis=0, out=rgb[:, 1:].reshape(height, width, 3), mode="wrap")
-        encode = self.encode_framed_png
-        return (encode(semantic, width, height, depth=16), encode(rgb, width, height, colour=self.RGB),
-                encode(instance, width, height, depth=16))
+        # the class ids and class ids × 256 as int32 (Pillow: 16-bit, saturated), their colours as uint8
+        # ids (wrapping, unknown ids white)
+        ids = class_mask.astype(np.int32)
+        rgb = self.palette.take(class_mask.astype(np.uint8, copy=False), axis=0)
+        return self.encode_png(ids), self.encode_png(rgb), self.encode_png(ids << 8)
 
 
-@gc_paused
 def export_kitti(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                  media: Any = None) -> None:
     from cvat_bridge.formats.fast_segment import Segmenter

@@ -37,7 +37,6 @@ from cvat_bridge.formats.fast_common import (
     shape_attributes,
     subset_name,
 )
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView, FrameShape
 
@@ -142,13 +141,12 @@ class LabelMeFrames:
         """The mask as Datumaro paints it: an RGBA image of the whole frame."""
         import numpy as np
 
-        from cvat_bridge.formats.png import RGBA, encode_framed_png
+        from cvat_bridge.formats.png import encode_png
 
-        rows = np.zeros((height, 1 + 4 * width), dtype=np.uint8)  # PNG rows: filter byte 0, then RGBA
-        pixels = rows[:, 1:].view("<u4")
+        pixels = np.zeros((height, width), dtype="<u4")  # one RGBA word a pixel
         h, w = bitmap.data.shape
         np.multiply(bitmap.data, np.uint32(_MASK_RGBA_WORD), out=pixels[bitmap.y: bitmap.y + h, bitmap.x: bitmap.x + w])
-        return encode_framed_png(rows, width, height, colour=RGBA)
+        return encode_png(pixels.view(np.uint8).reshape(height, width, 4))
 
     def mask_file(self, key: tuple[Any, ...], draw: Callable[..., Any], *args: Any) -> tuple[tuple[float, ...], bytes]:
         """The bbox and PNG of the mask ``draw(*args)`` (its last two: width, height), remembered under ``key``."""
@@ -237,7 +235,6 @@ class LabelMeFrames:
         return f"{prefix}    <polygon>\n{pts}      <username>{username}</username>\n    </polygon>\n"
 
 
-@gc_paused
 def export_labelme(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                    media: Any = None) -> None:
     labels = LabelTable(view.task)

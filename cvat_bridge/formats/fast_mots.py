@@ -20,14 +20,12 @@ from typing import Any
 
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, save_frames, subset_name
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
 
 MAX_INSTANCES = 1000  # Datumaro's MotsPath.MAX_INSTANCES: track ids below it keep classes apart
 
 
-@gc_paused
 def export_mots(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                 media: Any = None) -> None:
     import numpy as np

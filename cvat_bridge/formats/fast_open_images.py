@@ -35,7 +35,6 @@ from typing import Any
 from cvat_bridge.archive import OutputTree
 from cvat_bridge.errors import FormatError
 from cvat_bridge.formats.fast_common import FrameNames, LabelTable, round_box, save_frames, subset_name
-from cvat_bridge.formats.writer_gc import gc_paused
 from cvat_bridge.meta import ExportMeta
 from cvat_bridge.view import ExportView
 
@@ -198,15 +197,14 @@ class OpenImagesWriter:
         """The mask on the whole image, 0/1 grey."""
         import numpy as np
 
-        from cvat_bridge.formats.png import encode_framed_png
+        from cvat_bridge.formats.png import encode_png
 
-        rows = np.zeros((height, 1 + width), dtype=np.uint8)  # PNG rows: filter byte 0, then the pixels
+        pixels = np.zeros((height, width), dtype=np.uint8)
         h, w = bitmap.data.shape
-        rows[bitmap.y: bitmap.y + h, 1 + bitmap.x: 1 + bitmap.x + w] = bitmap.data
-        return encode_framed_png(rows, width, height)
+        pixels[bitmap.y: bitmap.y + h, bitmap.x: bitmap.x + w] = bitmap.data
+        return encode_png(pixels)
 
 
-@gc_paused
 def export_open_images(view: ExportView, out: OutputTree, meta: ExportMeta, *, save_images: bool = False,
                        media: Any = None) -> None:
     labels = LabelTable(view.task)

@@ -230,14 +230,13 @@ def export_cityscapes(view: ExportView, out: OutputTree, meta: ExportMeta, *, sa
         classes = as_uint8(class_map)
         # the fork's instance ids (by position in the item), painted in z_order like the classes;
         # the int32 mask becomes a 16-bit PNG through Pillow, which clips to 0..65535
-        instance_map = [0] + [min(0xFFFF, max(0, c if segments[i].label in crowd_labels
-                                            and segments[i].attributes.get("is_crowd", False)
-                                            else c * INSTANCES_PER_LABEL + i + 1))
+        instance_map = [0] + [c if segments[i].label in crowd_labels and segments[i].attributes.get("is_crowd", False)
+                              else c * INSTANCES_PER_LABEL + i + 1
                               for i, c in zip(order, class_map[1:], strict=True)]
         stem = f"gtFine/{subset}/{item_id}_gtFine"
         out.write_bytes(f"{stem}_color.png", rgb_png(index, table[classes]))
         out.write_bytes(f"{stem}_labelIds.png", encode_png(classes[index]))
-        out.write_bytes(f"{stem}_instanceIds.png", encode_png(np.array(instance_map, dtype=np.uint16)[index]))
+        out.write_bytes(f"{stem}_instanceIds.png", encode_png(np.array(instance_map, dtype=np.int32)[index]))
     out.write_text("label_colors.txt", colour_label_map_text(label_map))
     if save_images:
         write_images(view, frames.names, out, media,

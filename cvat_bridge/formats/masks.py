@@ -28,6 +28,7 @@ from cvat_bridge.formats.colormaps import (  # noqa: F401 (moved to colormaps.py
     move_background_first,
     task_colormap,
 )
+from cvat_bridge.formats.fast_icdar_seg import icdar_index, is_center, is_rgb
 from cvat_bridge.formats.fast_masks import rotated_box_corners
 from cvat_bridge.translate import with_exact_points
 
@@ -114,26 +115,6 @@ def voc_colormap_label_map(dataset: Any, context: TweakContext) -> Any:
     return dataset
 
 
-def _index(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)) and float(value).is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _is_rgb(value: Any) -> bool:
-    parts = str(value).split()
-    return len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts)
-
-
-def _is_center(value: Any) -> bool:
-    parts = str(value).split()
-    return len(parts) == 2 and all(p == "-" or p.lstrip("-").isdigit() for p in parts)
-
-
 class FillIcdarAttributes(ItemTransform):
     """DELTAS.md item 4: ICDAR text segmentation needs ``index`` (a number), ``color``
     ("R G B") and ``center`` ("X Y") on every mask; CVAT fails without them. Missing or unusable
@@ -150,11 +131,11 @@ class FillIcdarAttributes(ItemTransform):
         changed: dict[int, Any] = {}
         for position, mask in enumerate(masks):
             attributes = dict(mask.attributes)
-            index = _index(attributes.get("index"))
+            index = icdar_index(attributes.get("index"))
             attributes["index"] = position if index is None else index
-            if "color" in attributes and not _is_rgb(attributes["color"]):
+            if "color" in attributes and not is_rgb(attributes["color"]):
                 del attributes["color"]
-            if not _is_center(attributes.get("center")):
+            if not is_center(attributes.get("center")):
                 x, y, w, h = mask.get_bbox()
                 attributes["center"] = f"{round(x + w / 2)} {round(y + h / 2)}"
             if attributes != mask.attributes:
